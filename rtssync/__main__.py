@@ -1,0 +1,3 @@
+from rtssync.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The TMS side: one backend protocol, several implementations (DESIGN §5)."""
