@@ -248,4 +248,3 @@ def _yaml_problem(config: Path, error: yaml.YAMLError) -> Problem:
     mark = getattr(error, "problem_mark", None)
     where = SourceLocation(config, mark.line + 1, mark.column + 1) if mark else None
     return Problem(where, f"not valid YAML: {error}", str(config))
-
