@@ -1,0 +1,143 @@
+"""``rtssync secrets set KEY --username U --password-stdin``: encrypted credentials into a file.
+
+The password comes only from stdin (never argv, where ``ps`` and shell history would see it),
+is encrypted in memory, and the file is replaced atomically by a temp file that only ever holds
+ciphertext.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+import yaml
+
+from rtssync.errors import RtssyncError
+from rtssync.model import Secret
+from rtssync.sops import find_creation_rule
+from rtssync.sops.edit import set_encrypted_values
+
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z")
+DEFAULT_CONFIG_DIR = Path("config/subsidiaries")
+USERNAME_PATH = ("factoring", "ftp", "username")
+PASSWORD_PATH = ("factoring", "ftp", "password")
+
+
+@click.group("secrets")
+def secrets_group() -> None:
+    """Write encrypted credentials into subsidiary files."""
+
+
+@secrets_group.command("set")
+@click.argument("key")
+@click.option("--username", required=True, help="The subsidiary's RTS FTP username.")
+@click.option(
+    "--password-stdin",
+    "password_stdin",
+    is_flag=True,
+    help="Read the RTS FTP password from standard input (the only way to pass it).",
+)
+@click.pass_obj
+def set_command(obj: object, key: str, username: str, password_stdin: bool) -> None:
+    """Encrypt USERNAME and the password from stdin into KEY's subsidiary file."""
+    if not password_stdin:
+        raise click.UsageError("pass the password on standard input with --password-stdin")
+    root, config_file = _context(obj)
+    file = _subsidiary_file(root, config_file, key)
+    password = _read_password(file)
+    if not username.strip():
+        raise RtssyncError(f"{file}: the username is empty")
+    write_credentials(root, file, username, password)
+    click.echo(f"{_display(root, file)}: encrypted FTP username and password written")
+
+
+def write_credentials(root: Path, file: Path, username: str, password: Secret) -> None:
+    """Encrypt the credentials into ``file`` per its creation rule, replacing it atomically."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as error:
+        raise RtssyncError(f"{file}: cannot read ({error.strerror})") from None
+    rule = find_creation_rule(root, file)
+    updates: dict[tuple[str, ...], str] = {
+        USERNAME_PATH: username,
+        PASSWORD_PATH: password.reveal(),
+    }
+    new_text = set_encrypted_values(file, text, rule, updates)
+    atomic_write(file, new_text)
+
+
+def atomic_write(file: Path, text: str) -> None:
+    """Write via a temp file in the same directory and ``os.replace``, keeping permissions."""
+    mode = stat.S_IMODE(file.stat().st_mode)
+    handle, temp_name = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temp_name, mode)
+        os.replace(temp_name, file)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def _read_password(file: Path) -> Secret:
+    raw = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RtssyncError(f"{file}: the password on stdin is not UTF-8") from None
+    if text.endswith("\r\n"):
+        text = text[:-2]
+    elif text.endswith("\n"):
+        text = text[:-1]
+    if not text:
+        raise RtssyncError(f"{file}: the password on stdin is empty")
+    return Secret(text)
+
+
+def _context(obj: object) -> tuple[Path, Path]:
+    root = getattr(obj, "root", None)
+    config_file = getattr(obj, "config_file", None)
+    if not isinstance(root, Path) or not isinstance(config_file, Path):
+        root = Path.cwd()
+        config_file = root / "rtssync.yaml"
+    return root, config_file
+
+
+def _subsidiary_file(root: Path, config_file: Path, key: str) -> Path:
+    if not _KEY.match(key):
+        raise RtssyncError(f"{key!r} is not a subsidiary key (the file stem, e.g. alpha-freight)")
+    directory = _config_dir(root, config_file)
+    file = directory / f"{key}.yaml"
+    if not file.is_file():
+        raise RtssyncError(f"{file}: no such subsidiary file (unknown key {key!r})")
+    return file
+
+
+def _config_dir(root: Path, config_file: Path) -> Path:
+    """``config_dir`` from rtssync.yaml (default config/subsidiaries), relative to the root."""
+    if not config_file.is_file():
+        return root / DEFAULT_CONFIG_DIR
+    try:
+        settings = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        raise RtssyncError(f"{config_file}: cannot read the settings") from None
+    value = settings.get("config_dir") if isinstance(settings, dict) else None
+    return root / (value if isinstance(value, str) and value else DEFAULT_CONFIG_DIR)
+
+
+def _display(root: Path, file: Path) -> str:
+    try:
+        return file.relative_to(root).as_posix()
+    except ValueError:
+        return str(file)
+
+
+command = secrets_group
