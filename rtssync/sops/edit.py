@@ -13,6 +13,7 @@ with the user's identity and its key groups are kept.
 from __future__ import annotations
 
 import io
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +22,9 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError as RuamelYAMLError
-from ruamel.yaml.scalarstring import LiteralScalarString
 from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.representer import RoundTripRepresenter
-from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 
 from rtssync.errors import SopsError
 from rtssync.sops.cipher import CipherError, decrypt_value, encrypt_value, is_encrypted, to_bytes
@@ -228,7 +228,7 @@ def guess_indentation(text: str) -> tuple[int, int]:
     lines = [
         line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")
     ]
-    for line, following in zip(lines, lines[1:], strict=False):
+    for line, following in itertools.pairwise(lines):
         if not line.rstrip().endswith(":") or line.lstrip().startswith("- "):
             continue
         step = _width(following) - _width(line)
