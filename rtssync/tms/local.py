@@ -212,7 +212,7 @@ class LocalBackend:
     ) -> LiveSubsidiary:
         checks.check_ftp_settings(settings)
         if credentials is not None:
-            checks.check_credentials(credentials)
+            checks.check_credentials(credentials, credentials_revision)
             login = _store_credentials(credentials, credentials_revision)
         elif credentials_revision is not None:
             raise TmsError("a credentials revision can only be stored with new credentials")

@@ -14,16 +14,26 @@ MAX_NOTICE_CHARS = 10_000
 
 MAX_IDEMPOTENCY_KEY_CHARS = 255
 MAX_PAGE_SIZE = 1_000
+MAX_TEXT_CHARS = 200
+"""Names, numbers, hosts, usernames, revisions: the limit schemas/tms-api.yaml sets."""
+MAX_LONG_TEXT_CHARS = 500
+"""FTP directories and passwords."""
+MAX_HOST_KEY_CHARS = 2_000
+MAX_APPLIED_CHARS = 100
+
+
+def _check_text(label: str, value: str, limit: int = MAX_TEXT_CHARS) -> None:
+    """Non-blank and within ``limit``; the message names the field, never the value."""
+    if not value.strip():
+        raise TmsError(f"the {label} must not be empty")
+    if len(value) > limit:
+        raise TmsError(f"the {label} has more than {limit} characters")
 
 
 def check_fields(fields: SubsidiaryFields) -> None:
-    for label, value in (
-        ("name", fields.name),
-        ("MC number", fields.mc_number),
-        ("DOT number", fields.dot_number),
-    ):
-        if not value.strip():
-            raise TmsError(f"the subsidiary's {label} must not be empty")
+    _check_text("subsidiary's name", fields.name)
+    _check_text("subsidiary's MC number", fields.mc_number)
+    _check_text("subsidiary's DOT number", fields.dot_number)
 
 
 def check_notice(text: str) -> None:
@@ -37,27 +47,29 @@ def check_notice(text: str) -> None:
 
 
 def check_ftp_settings(settings: FtpSettings) -> None:
-    if not settings.host.strip():
-        raise TmsError("the RTS FTP host must not be empty")
+    _check_text("RTS FTP host", settings.host)
     if not 1 <= settings.port <= 65_535:
         raise TmsError(f"the RTS FTP port {settings.port} is not between 1 and 65535")
-    if not settings.directory.strip():
-        raise TmsError("the RTS FTP directory must not be empty")
+    _check_text("RTS FTP directory", settings.directory, MAX_LONG_TEXT_CHARS)
+    if settings.host_key is not None and len(settings.host_key) > MAX_HOST_KEY_CHARS:
+        raise TmsError(f"the RTS FTP host key has more than {MAX_HOST_KEY_CHARS} characters")
 
 
-def check_credentials(credentials: FtpCredentials) -> None:
-    """Only emptiness is checked: a password's content never appears in a message."""
-    if not credentials.username.strip():
-        raise TmsError("the RTS FTP username must not be empty")
-    if not credentials.password.reveal():
+def check_credentials(credentials: FtpCredentials, revision: str | None = None) -> None:
+    """Only emptiness and length are checked: a password's content never reaches a message."""
+    _check_text("RTS FTP username", credentials.username)
+    password = credentials.password.reveal()
+    if not password:
         raise TmsError("the RTS FTP password must not be empty")
+    if len(password) > MAX_LONG_TEXT_CHARS:
+        raise TmsError(f"the RTS FTP password has more than {MAX_LONG_TEXT_CHARS} characters")
+    if revision is not None and len(revision) > MAX_TEXT_CHARS:
+        raise TmsError(f"the credentials revision has more than {MAX_TEXT_CHARS} characters")
 
 
 def check_applied(applied: AppliedFrom) -> None:
-    if not applied.commit.strip():
-        raise TmsError("the applied commit must not be empty")
-    if not applied.applied_at.strip():
-        raise TmsError("the applied time must not be empty")
+    _check_text("applied commit", applied.commit, MAX_APPLIED_CHARS)
+    _check_text("applied time", applied.applied_at, MAX_APPLIED_CHARS)
 
 
 def check_idempotency_key(key: str) -> None:
