@@ -1,0 +1,63 @@
+"""Field-level comparison of the desired and live records, and the NOA line diff.
+
+Pure functions over the shared typed model: they say *what* differs, never what to do about it
+(that is the plan's job), and they never see a credential's plaintext.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import asdict, is_dataclass
+from enum import Enum
+from typing import Any
+
+from deepdiff import DeepDiff
+
+PlainValue = str | int | float | bool | None
+
+
+def plain(record: object) -> dict[str, PlainValue]:
+    """A flat JSON-ready dict of a (flat) dataclass record, enums as their string values."""
+    if not is_dataclass(record) or isinstance(record, type):
+        raise TypeError(f"not a dataclass record: {type(record).__name__}")
+    return {name: _plain_value(value) for name, value in asdict(record).items()}
+
+
+def _plain_value(value: Any) -> PlainValue:
+    if isinstance(value, Enum):
+        return str(value.value)
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise TypeError(f"not a plain value: {type(value).__name__}")
+
+
+def changed_keys(before: dict[str, PlainValue], after: dict[str, PlainValue]) -> list[str]:
+    """The top-level keys whose values differ (deepdiff: type changes count, order kept)."""
+    difference = DeepDiff(before, after, ignore_order=False)
+    affected = {str(key) for key in difference.affected_root_keys}
+    return [key for key in after if key in affected] + sorted(affected - set(after))
+
+
+def only_changed(
+    before: dict[str, PlainValue], after: dict[str, PlainValue]
+) -> tuple[dict[str, PlainValue], dict[str, PlainValue]]:
+    """``before`` and ``after`` narrowed to the keys that changed, for a readable plan."""
+    keys = changed_keys(before, after)
+    return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}
+
+
+def noa_line_diff(before: str | None, after: str) -> tuple[str, ...]:
+    """A unified line diff of the Notice of Assignment, live -> desired.
+
+    The NOA is legal text reviewed in pull requests; a line diff shows exactly which words RTS
+    changed instead of two walls of text.
+    """
+    lines = difflib.unified_diff(
+        (before or "").splitlines(),
+        after.splitlines(),
+        fromfile="live (TMS)",
+        tofile="desired (git)",
+        lineterm="",
+        n=2,
+    )
+    return tuple(lines)
