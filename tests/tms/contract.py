@@ -405,6 +405,22 @@ class TmsContract:
                 sub.tms_id, FTP, credentials=None, credentials_revision=None, if_match=removed.etag
             )
 
+    def test_removing_rts_ftp_that_is_not_there_succeeds(self, backend: TmsBackend) -> None:
+        """A removal re-run after an interrupted apply must not fail."""
+        sub = self.create(backend)
+        removed = backend.remove_rts_ftp(sub.tms_id, if_match=sub.etag)
+        assert removed.rts_ftp is None
+        assert removed.fields == sub.fields
+
+    def test_a_revision_without_credentials_is_refused(self, backend: TmsBackend) -> None:
+        sub = self.configured(backend)
+        with pytest.raises(TmsError) as refused:
+            backend.put_rts_ftp(
+                sub.tms_id, FTP, credentials=None, credentials_revision="cr1-x", if_match=sub.etag
+            )
+        assert not isinstance(refused.value, ConflictError | NotFoundError)
+        assert backend.get_subsidiary(sub.tms_id) == sub
+
     def test_the_password_never_comes_back_nor_appears_in_errors(
         self, backend: TmsBackend, canary_password: str
     ) -> None:

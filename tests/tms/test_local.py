@@ -323,15 +323,6 @@ def test_an_unusable_idempotency_key_is_refused(backend: LocalBackend, key: str)
     assert backend.list_subsidiaries() == []
 
 
-def test_a_revision_without_credentials_is_refused(backend: LocalBackend) -> None:
-    sub = TmsContract.configured(backend)
-    with pytest.raises(TmsError, match="revision"):
-        backend.put_rts_ftp(
-            sub.tms_id, FTP, credentials=None, credentials_revision="cr1-x", if_match=sub.etag
-        )
-    assert backend.get_subsidiary(sub.tms_id) == sub
-
-
 def test_record_applied_is_bookkeeping_that_leaves_updated_at(backend: LocalBackend) -> None:
     sub = TmsContract.configured(backend)
     recorded = backend.record_applied(sub.tms_id, APPLIED, if_match=sub.etag)
