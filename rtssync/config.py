@@ -6,9 +6,15 @@ the YAML file into them (with file:line errors) and lives here too.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from rtssync.errors import ConfigError, Problem
+from rtssync.load import LoadedDocument, load_yaml_file, relative_to_root
+from rtssync.schema import SETTINGS_SCHEMA, schema_problems
 
 
 class TmsKind(StrEnum):
@@ -54,3 +60,74 @@ class Settings:
     @property
     def subsidiaries_dir(self) -> Path:
         return self.root / self.config_dir
+
+
+def load_settings(root: Path, config_file: Path) -> Settings:
+    """Read ``config_file`` (rtssync.yaml) into Settings; every problem at once as ConfigError."""
+    settings, problems = check_settings(root, config_file)
+    if problems or settings is None:
+        raise ConfigError(problems)
+    return settings
+
+
+def check_settings(root: Path, config_file: Path) -> tuple[Settings | None, list[Problem]]:
+    """Settings and the problems found on the way (``validate`` reports them with the rest).
+
+    Settings is None when the file is missing or broken; an empty file means all defaults.
+    """
+    shown = relative_to_root(root, config_file)
+    if not config_file.is_file():
+        return None, [Problem(None, "not found: run `rtssync init` to create one, or point "
+                                    "at it with -C DIR or --config FILE", path_hint=str(shown))]
+    doc = load_yaml_file(config_file, shown)
+    if doc.data is None and doc.ok:
+        return Settings(root=root, source=config_file), []
+    problems = list(doc.problems) or schema_problems(doc, SETTINGS_SCHEMA)
+    if problems or not isinstance(doc.data, Mapping):
+        return None, problems
+    problems = _config_dir_problems(doc)
+    if problems:
+        return None, problems
+    return _settings_from(root, config_file, doc.data), []
+
+
+def _config_dir_problems(doc: LoadedDocument) -> list[Problem]:
+    """config_dir must stay inside the repository: rtssync only reads files it can show in a PR."""
+    assert isinstance(doc.data, Mapping)
+    config_dir = doc.data.get("config_dir")
+    if config_dir is None:
+        return []
+    posix = PurePosixPath(config_dir)
+    if posix.is_absolute() or ".." in posix.parts:
+        return [Problem(doc.location_of(("config_dir",)),
+                        "config_dir: must be a folder inside the repository, written relative "
+                        "to it (e.g. config/subsidiaries)")]
+    return []
+
+
+def _settings_from(root: Path, source: Path, data: Mapping[str, Any]) -> Settings:
+    """Typed settings from schema-valid data; absent sections keep their defaults."""
+    tms = data.get("tms", {})
+    safety = data.get("safety", {})
+    policy = data.get("policy", {})
+    defaults = Settings(root=root, source=source)
+    return Settings(
+        root=root,
+        source=source,
+        config_dir=Path(data.get("config_dir", defaults.config_dir)),
+        tms=TmsSettings(
+            kind=TmsKind(tms.get("kind", defaults.tms.kind)),
+            path=Path(tms.get("path", defaults.tms.path)),
+            url=tms.get("url"),
+            options=dict(tms.get("options", {})),
+        ),
+        safety=SafetySettings(
+            max_deletes=int(safety.get("max_deletes", defaults.safety.max_deletes)),
+            max_update_fraction=float(
+                safety.get("max_update_fraction", defaults.safety.max_update_fraction)),
+        ),
+        policy=PolicySettings(
+            allowed_hosts=tuple(policy.get("allowed_hosts", defaults.policy.allowed_hosts)),
+        ),
+        prune=bool(data.get("prune", defaults.prune)),
+    )

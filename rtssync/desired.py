@@ -1,0 +1,124 @@
+"""The desired state: validated subsidiary files as typed records (DESIGN §4, "desired model").
+
+This is what ``plan`` compares with the TMS. It needs no keys: credentials stay the SOPS
+``ENC[...]`` strings they are in the file (their ciphertext is what the TMS's
+``credentialsRevision`` is derived from); only apply and verify decrypt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from rtssync.config import Settings
+from rtssync.load import LoadedDocument, dotted
+from rtssync.model import (
+    DesiredFactoring,
+    DesiredSubsidiary,
+    EncryptedCredentials,
+    FactoringProvider,
+    FtpProtocol,
+    FtpSettings,
+    Invoicing,
+    InvoicingMethod,
+    SourceLocation,
+    SubsidiaryFields,
+)
+from rtssync.validate import (
+    SubsidiaryDocument,
+    normalized_data,
+    raise_for_problems,
+    validate_subsidiaries,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredState:
+    """Every subsidiary file, typed, in key order, and what the files were byte for byte."""
+
+    settings: Settings
+    subsidiaries: Mapping[str, DesiredSubsidiary]
+    """Key (file stem) -> subsidiary, sorted by key."""
+    digests: Mapping[str, str]
+    """Subsidiary file, relative to the root (POSIX) -> sha256 of its bytes, for saved plans."""
+
+    def __iter__(self) -> Iterator[DesiredSubsidiary]:
+        return iter(self.subsidiaries.values())
+
+    def __len__(self) -> int:
+        return len(self.subsidiaries)
+
+    @property
+    def digest(self) -> str:
+        """One sha256 over all files (paths and contents): any added, removed or edited file
+        changes it."""
+        combined = hashlib.sha256()
+        for path, digest in sorted(self.digests.items()):
+            combined.update(f"{path}\0{digest}\n".encode())
+        return combined.hexdigest()
+
+
+def load_desired_state(settings: Settings) -> DesiredState:
+    """Load and validate every subsidiary file; ConfigError with all blocking problems.
+
+    A password that is not set yet (after ``import``) is not blocking here: the subsidiary
+    comes back with ``password_ciphertext=None`` and ``plan`` says what to do.
+    """
+    result = validate_subsidiaries(settings)
+    raise_for_problems(result)
+    subsidiaries = {d.key: build_subsidiary(d) for d in sorted(result.documents,
+                                                                key=lambda d: d.key)}
+    digests = {d.doc.path.as_posix(): d.doc.digest for d in result.documents}
+    return DesiredState(settings=settings, subsidiaries=subsidiaries, digests=digests)
+
+
+def build_subsidiary(document: SubsidiaryDocument) -> DesiredSubsidiary:
+    """The typed record of one file that passed validation."""
+    data = normalized_data(document.doc.data)
+    assert isinstance(data, Mapping), "validated documents are mappings"
+    invoicing = data["invoicing"]
+    return DesiredSubsidiary(
+        key=document.key,
+        source=document.file,
+        tms_id=data.get("tms_id"),
+        fields=SubsidiaryFields(
+            name=data["name"], mc_number=data["mc_number"], dot_number=data["dot_number"]),
+        notice_of_assignment=data["notice_of_assignment"],
+        invoicing=Invoicing(method=InvoicingMethod(invoicing["method"]),
+                            auto_merge=invoicing["auto_merge"]),
+        factoring=_factoring(data.get("factoring")),
+        locations=locations(document.doc),
+    )
+
+
+def _factoring(factoring: Mapping[str, Any] | None) -> DesiredFactoring | None:
+    if factoring is None:
+        return None
+    ftp = factoring["ftp"]
+    return DesiredFactoring(
+        provider=FactoringProvider(factoring["provider"]),
+        ftp=FtpSettings(
+            protocol=FtpProtocol(ftp["protocol"]),
+            host=ftp["host"],
+            port=ftp["port"],
+            directory=ftp["directory"],
+            host_key=ftp.get("host_key"),
+        ),
+        credentials=EncryptedCredentials(
+            username_ciphertext=ftp["username"],
+            password_ciphertext=ftp.get("password"),
+        ),
+    )
+
+
+def locations(doc: LoadedDocument) -> dict[str, SourceLocation]:
+    """Dotted path (``factoring.ftp.host``) -> where it is written, for later messages.
+
+    The ``sops`` block is left out: it is SOPS's bookkeeping, never a user's value.
+    """
+    return {dotted(path): doc.location_of(path)
+            for path in doc.value_marks
+            if path and path[0] != "sops"}
+
