@@ -17,6 +17,7 @@ import threading
 import uuid
 
 import paramiko
+from paramiko.pkey import UnknownKeyType
 
 from rtssync.model import FtpCredentials, FtpSettings
 from rtssync.verify.net import FTP_REPLY, greeting_text, open_connection, peek_greeting
@@ -72,7 +73,7 @@ def parse_host_key(line: str | None) -> paramiko.PKey:
             raise ValueError("no key data")
         blob = base64.b64decode(parts[1], validate=True)
         key = paramiko.PKey.from_type_string(parts[0], blob)
-    except (ValueError, binascii.Error, paramiko.SSHException, TypeError):
+    except (ValueError, binascii.Error, TypeError, paramiko.SSHException, UnknownKeyType):
         raise VerifyFailure(
             "factoring.ftp.host_key is not an OpenSSH public key line "
             "('ssh-ed25519 AAAA...', 'ecdsa-sha2-nistp256 AAAA...' or 'ssh-rsa AAAA...')"
