@@ -79,7 +79,13 @@ def scrub(text: str, credentials: FtpCredentials) -> str:
     """
     line = " ".join(text.split())
     for secret in (credentials.password.reveal(), credentials.username):
-        for variant in {secret, secret.strip(), " ".join(secret.split())}:
+        for variant in sorted(_spellings(secret), key=len, reverse=True):
             if len(variant) >= 3:
                 line = line.replace(variant, "***")
     return line
+
+
+def _spellings(secret: str) -> set[str]:
+    """The ways a value can appear in a reason: as is, whitespace-squeezed, or quoted by repr."""
+    forms = {secret, secret.strip(), " ".join(secret.split())}
+    return forms | {repr(form)[1:-1] for form in forms} | {ascii(form)[1:-1] for form in forms}
