@@ -6,6 +6,7 @@ naming the file, with what to do, and never contain plaintext.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import yaml
 from rtssync.errors import SopsError
 from rtssync.sops import goyaml
 from rtssync.sops.binary import decrypt_with_sops, sops_binary
-from rtssync.sops.cipher import CipherError, decrypt_value, encrypt_value
+from rtssync.sops.cipher import CipherError, decrypt_value, encrypt_value, go_format_time
 from rtssync.sops.envelope import NoMatchingIdentity, unwrap_data_key, wrap_data_key
 from rtssync.sops.keys import Identities, find_identities
 from rtssync.sops.metadata import (
@@ -267,7 +268,13 @@ def _literal_safe(value: str) -> bool:
     return not value.startswith((" ", "\t")) and all(c == "\n" or c >= " " for c in value)
 
 
+def _time_representer(dumper: yaml.SafeDumper, value: dt.datetime) -> yaml.ScalarNode:
+    """RFC 3339 with ``T``: go-yaml does not read PyYAML's ``2024-01-02 03:04:05+00:00``."""
+    return dumper.represent_scalar("tag:yaml.org,2002:timestamp", go_format_time(value))
+
+
 _Dumper.add_representer(str, _str_representer)
+_Dumper.add_representer(dt.datetime, _time_representer)
 
 
 def dump_yaml(document: Mapping[str, Any]) -> str:
