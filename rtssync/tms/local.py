@@ -46,7 +46,9 @@ from rtssync.model import (
 )
 from rtssync.tms import sqlite_checks as checks
 from rtssync.tms.sqlite_rows import SELECT_LIVE, etag_for, live_from_row
-from rtssync.tms.sqlite_schema import connect
+from rtssync.tms.sqlite_schema import DEFAULT_BUSY_TIMEOUT_S, LocalStoreError, connect
+
+__all__ = ["CreateOutcome", "LocalBackend", "LocalStoreError", "SearchPage"]
 
 Change = Callable[[sqlite3.Connection, str], None]
 """One step of a write to the subsidiary with the given id, run inside the write transaction
@@ -75,13 +77,14 @@ class LocalBackend:
     """The TMS state in the SQLite file at ``path``, created (with its folders) on first use.
 
     Thread-safe (one connection behind a lock) and process-safe (SQLite WAL, ``BEGIN IMMEDIATE``
-    and a busy timeout). Use it as a context manager or call :meth:`close`.
+    and a busy timeout: a writer waits up to ``busy_timeout_s`` for another, then fails with
+    :class:`LocalStoreError`). Use it as a context manager or call :meth:`close`.
     """
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> None:
         self._path = Path(path)
         self._lock = threading.RLock()
-        db = connect(self._path)
+        db = connect(self._path, busy_timeout_s)
         db.row_factory = sqlite3.Row
         self._db: sqlite3.Connection | None = db
 
@@ -337,7 +340,7 @@ class LocalBackend:
             except sqlite3.Error as exc:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
-                raise TmsError(f"the local TMS store {self._path} failed: {exc}") from exc
+                raise LocalStoreError(f"the local TMS store {self._path} failed: {exc}") from exc
 
     def _open_connection(self) -> sqlite3.Connection:
         if self._db is None:

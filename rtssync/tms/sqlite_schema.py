@@ -19,9 +19,17 @@ from pathlib import Path
 
 from rtssync.errors import TmsError
 
-BUSY_TIMEOUT_MS = 30_000
-"""How long a writer waits for another process's transaction before giving up (SQLite default
+DEFAULT_BUSY_TIMEOUT_S = 30.0
+"""How long a writer waits for another process's transaction before giving up (SQLite's default
 is 0, which turns any overlap into "database is locked")."""
+
+
+class LocalStoreError(TmsError):
+    """The SQLite file itself failed (locked past the busy timeout, not a database, disk full).
+
+    Not the caller's fault, unlike the TmsError of a refused write: a server maps it to 503.
+    """
+
 
 Migration = Callable[[sqlite3.Connection], None]
 
@@ -101,30 +109,33 @@ def create_private_file(path: Path) -> None:
     os.close(fd)
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """Open the store ready for use: created, migrated, WAL, busy timeout, foreign keys on."""
+def connect(path: Path, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> sqlite3.Connection:
+    """Open the store ready for use: created, migrated, WAL, busy timeout, foreign keys on.
+
+    ``check_same_thread`` is off because the caller serialises use of the connection itself.
+    """
     create_private_file(path)
     try:
         db = sqlite3.connect(
-            path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
         )
     except sqlite3.Error as exc:
-        raise TmsError(f"cannot open the local TMS store {path}: {exc}") from exc
+        raise LocalStoreError(f"cannot open the local TMS store {path}: {exc}") from exc
     try:
-        _configure(db)
+        _configure(db, busy_timeout_s)
         migrate(db)
     except sqlite3.Error as exc:
         db.close()
-        raise TmsError(f"cannot open the local TMS store {path}: {exc}") from exc
+        raise LocalStoreError(f"cannot open the local TMS store {path}: {exc}") from exc
     except BaseException:
         db.close()
         raise
     return db
 
 
-def _configure(db: sqlite3.Connection) -> None:
+def _configure(db: sqlite3.Connection, busy_timeout_s: float) -> None:
     """Per-connection settings. WAL lets readers run while one process writes."""
-    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
     db.execute("PRAGMA foreign_keys = ON")
     mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
     if str(mode).lower() != "wal":

@@ -8,6 +8,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
@@ -25,7 +26,7 @@ from rtssync.model import (
     SubsidiaryFields,
 )
 from rtssync.tms.base import TmsBackend
-from rtssync.tms.local import LocalBackend
+from rtssync.tms.local import LocalBackend, LocalStoreError
 from rtssync.tms.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 
 from .contract import (
@@ -127,6 +128,48 @@ def test_a_file_from_a_newer_rtssync_is_refused_untouched(db_path: Path) -> None
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
 
 
+def test_a_file_that_is_not_a_database_is_one_clear_error(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True)
+    db_path.write_bytes(b"this is not SQLite, just text that happens to be long enough" * 100)
+    with pytest.raises(LocalStoreError, match=r"cannot open the local TMS store .*tms\.sqlite"):
+        LocalBackend(db_path)
+
+
+def test_a_writer_waits_for_another_connections_transaction(db_path: Path) -> None:
+    holding = threading.Event()
+
+    def hold_the_write_lock_briefly() -> None:
+        with closing(raw(db_path)) as other:  # as another process mid-write would
+            other.execute("BEGIN IMMEDIATE")
+            holding.set()
+            time.sleep(0.3)
+            other.execute("COMMIT")
+
+    with LocalBackend(db_path) as backend:
+        sub = TmsContract.create(backend)
+        holder = threading.Thread(target=hold_the_write_lock_briefly)
+        holder.start()
+        holding.wait(5)
+        started = time.monotonic()
+        changed = backend.set_invoicing(sub.tms_id, FACTORING, if_match=sub.etag)
+        waited = time.monotonic() - started
+        holder.join()
+    assert changed.invoicing == FACTORING
+    assert waited >= 0.2
+
+
+def test_a_writer_locked_out_past_the_timeout_fails_cleanly(db_path: Path) -> None:
+    with LocalBackend(db_path, busy_timeout_s=0.2) as backend:
+        sub = TmsContract.create(backend)
+        with closing(raw(db_path)) as other:
+            other.execute("BEGIN IMMEDIATE")
+            with pytest.raises(LocalStoreError, match="database is locked"):
+                backend.set_invoicing(sub.tms_id, FACTORING, if_match=sub.etag)
+            other.execute("ROLLBACK")
+        assert backend.get_subsidiary(sub.tms_id) == sub  # nothing half-written, still usable
+        assert backend.set_invoicing(sub.tms_id, FACTORING, if_match=sub.etag).invoicing
+
+
 def test_a_closed_backend_says_so(db_path: Path) -> None:
     backend = LocalBackend(db_path)
     backend.close()
@@ -142,7 +185,7 @@ import sys, time
 from pathlib import Path
 from rtssync.errors import ConflictError
 from rtssync.model import SubsidiaryFields
-from rtssync.tms.local import LocalBackend
+from rtssync.tms.local import LocalBackend, LocalStoreError
 
 db, tms_id, tag, go = sys.argv[1], sys.argv[2], sys.argv[3], Path(sys.argv[4])
 count = int(sys.argv[5])
@@ -216,7 +259,7 @@ def integrity(path: Path) -> list[str]:
 OPEN_FRESH_WORKER = """
 import sys
 from rtssync.model import SubsidiaryFields
-from rtssync.tms.local import LocalBackend
+from rtssync.tms.local import LocalBackend, LocalStoreError
 with LocalBackend(sys.argv[1]) as backend:
     backend.create_subsidiary(SubsidiaryFields(sys.argv[2], "1", "2"), idempotency_key=sys.argv[2])
 """
