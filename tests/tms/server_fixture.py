@@ -28,15 +28,10 @@ from typing import Any
 import pytest
 
 from rtssync.model import Secret
+from rtssync.tms.factory import CLIENT_ID_ENV, CLIENT_SECRET_ENV
 from rtssync.tms.local import LocalBackend
 from rtssync.tms.serve import ServerThread
-from rtssync.tms.server import (
-    CLIENT_ID_ENV,
-    CLIENT_SECRET_ENV,
-    ServerConfig,
-    ServerState,
-    create_app,
-)
+from rtssync.tms.server import ServerConfig, ServerState, create_app
 
 TEST_CLIENT_ID = "rtssync-test-client"
 TEST_CLIENT_SECRET = "test-client-secret-0f3c"
