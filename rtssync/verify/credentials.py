@@ -1,0 +1,62 @@
+"""The CLI's :data:`~rtssync.verify.runner.CredentialSource`: decrypt a subsidiary's FTP login
+from its SOPS file, in memory, only the two values verify needs."""
+
+from __future__ import annotations
+
+import threading
+
+from rtssync.errors import RtssyncError, SopsError
+from rtssync.model import DesiredSubsidiary, FtpCredentials, Secret
+from rtssync.sops import Identities, decrypt_values, find_identities
+from rtssync.verify.result import VerifyFailure
+from rtssync.verify.runner import CredentialSource
+
+USERNAME_PATH = ("factoring", "ftp", "username")
+PASSWORD_PATH = ("factoring", "ftp", "password")
+
+
+def sops_credentials(identities: Identities | None = None) -> CredentialSource:
+    """A source that decrypts with ``identities`` (default: the ones ``sops`` would find).
+
+    Identities are looked up once, under a lock, because the source is called from the
+    verify thread pool.
+    """
+    lock = threading.Lock()
+    found: list[Identities] = [identities] if identities is not None else []
+
+    def decrypt(subsidiary: DesiredSubsidiary) -> FtpCredentials:
+        _require_password(subsidiary)
+        with lock:
+            if not found:
+                found.append(find_identities())
+        try:
+            data = subsidiary.source.read_bytes()
+        except OSError as error:
+            raise RtssyncError(f"cannot read {subsidiary.source}: {error.strerror}") from None
+        values = decrypt_values(
+            subsidiary.source, data, [USERNAME_PATH, PASSWORD_PATH], identities=found[0]
+        )
+        return FtpCredentials(
+            username=_text(values.get(USERNAME_PATH), "username", subsidiary),
+            password=Secret(_text(values.get(PASSWORD_PATH), "password", subsidiary)),
+        )
+
+    return decrypt
+
+
+def _require_password(subsidiary: DesiredSubsidiary) -> None:
+    factoring = subsidiary.factoring
+    if factoring is None or factoring.credentials.password_ciphertext is None:
+        raise VerifyFailure(
+            f"no FTP password in {subsidiary.source.name} yet: set it with "
+            f"`rtssync secrets set {subsidiary.key} --username U --password-stdin`"
+        )
+
+
+def _text(value: object, name: str, subsidiary: DesiredSubsidiary) -> str:
+    """SOPS keeps YAML types: a password written as a bare number decrypts as int."""
+    if isinstance(value, bool) or value is None:
+        raise SopsError(f"{subsidiary.source.name}: factoring.ftp.{name} did not decrypt to text")
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise SopsError(f"{subsidiary.source.name}: factoring.ftp.{name} did not decrypt to text")
