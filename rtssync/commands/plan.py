@@ -1,0 +1,131 @@
+"""``rtssync plan``: desired (git) vs live (TMS); what apply would do. Never prints a secret.
+
+Thin: it loads the settings and the files, reads the TMS, calls :func:`rtssync.plan.build_plan`
+and hands the plan to a renderer. With age keys present it also decrypts the RTS FTP usernames
+(only those) so a username changed in the TMS shows; without keys it plans all the same.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from rtssync.cli import CliContext
+from rtssync.config import Settings, load_settings
+from rtssync.desired import DesiredState, load_desired_state
+from rtssync.errors import SopsError
+from rtssync.model import DesiredSubsidiary, LiveSubsidiary
+from rtssync.plan import Plan, build_plan
+from rtssync.planfile import current_commit, write_plan
+from rtssync.render import get_renderer
+from rtssync.sops import decrypt_values, find_identities
+from rtssync.tms.base import TmsBackend
+from rtssync.tms.factory import open_backend
+
+USERNAME_PATH = ("factoring", "ftp", "username")
+EXIT_CHANGES = 2
+
+
+def sops_usernames(files: Sequence[DesiredSubsidiary]) -> Mapping[str, str]:
+    """The decrypted RTS FTP usernames, when this machine has keys; {} otherwise.
+
+    Planning must work without keys (pull requests from forks), so any file this machine
+    cannot decrypt is simply left out of the username comparison.
+    """
+    try:
+        identities = find_identities()
+    except SopsError:
+        return {}
+    if not identities.identities:
+        return {}
+    usernames: dict[str, str] = {}
+    for wanted in files:
+        if wanted.factoring is None:
+            continue
+        try:
+            values = decrypt_values(wanted.source, wanted.source.read_bytes(), [USERNAME_PATH],
+                                    identities=identities)
+        except (SopsError, OSError):
+            continue
+        username = values.get(USERNAME_PATH)
+        if isinstance(username, str):
+            usernames[wanted.key] = username
+    return usernames
+
+
+@dataclass(frozen=True, slots=True)
+class PlanInputs:
+    """Everything a plan was computed from; apply reuses it to execute the plan."""
+
+    settings: Settings
+    desired: DesiredState
+    live: list[LiveSubsidiary]
+    commit: str | None
+
+
+def read_inputs(settings: Settings, backend: TmsBackend) -> PlanInputs:
+    """The files (validated, no keys needed), the TMS's subsidiaries and the git commit."""
+    desired = load_desired_state(settings)
+    return PlanInputs(settings, desired, backend.list_subsidiaries(), current_commit(settings.root))
+
+
+def plan_from(inputs: PlanInputs, only: Sequence[str], *, usernames: bool = True) -> Plan:
+    settings = inputs.settings
+    return build_plan(
+        inputs.desired.subsidiaries,
+        inputs.live,
+        root=settings.root,
+        allowed_hosts=settings.policy.allowed_hosts,
+        prune=settings.prune,
+        only=only,
+        desired_digests=inputs.desired.digests,
+        commit=inputs.commit,
+        decrypt_usernames=sops_usernames if usernames else None,
+    )
+
+
+def wants_color(stream: object = None) -> bool:
+    """Colour only on a terminal and only without NO_COLOR (https://no-color.org)."""
+    target = stream if stream is not None else sys.stdout
+    return "NO_COLOR" not in os.environ and bool(getattr(target, "isatty", lambda: False)())
+
+
+def resolve(root: Path, path: Path) -> Path:
+    """Paths on the command line are relative to the repository (``-C DIR``), like git's."""
+    return path if path.is_absolute() else root / path
+
+
+@click.command("plan")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also save the plan (JSON, no secrets) for `rtssync apply FILE`.")
+@click.option("--format", "format_name", default="text", show_default=True,
+              help="text, json or markdown (or a plug-in renderer).")
+@click.option("--only", multiple=True, metavar="KEY", help="Only this subsidiary (repeatable).")
+@click.option("--detailed-exitcode", is_flag=True,
+              help="Exit 2 when there are changes, 0 when there are none, 1 on error.")
+@click.pass_obj
+def command(
+    obj: CliContext, out: Path | None, format_name: str, only: tuple[str, ...],
+    detailed_exitcode: bool,
+) -> None:
+    """Show what apply would change in the TMS. Needs no decryption key."""
+    renderer = get_renderer(format_name)
+    settings = load_settings(obj.root, obj.config_file)
+    backend = open_backend(settings)
+    try:
+        plan = plan_from(read_inputs(settings, backend), only)
+    finally:
+        backend.close()
+    click.echo(renderer.render(plan, color=format_name == "text" and wants_color()), nl=False)
+    if out is not None:
+        target = resolve(obj.root, out)
+        write_plan(plan, target)
+        click.echo(f"Saved the plan to {target}; apply it with `rtssync apply {target}`.",
+                   err=True)
+    if detailed_exitcode and plan.has_changes:
+        sys.exit(EXIT_CHANGES)
