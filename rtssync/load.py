@@ -32,6 +32,9 @@ MAX_DEPTH = 64
 
 MAX_ALIAS_REPORTS = 5
 
+SECRET_KEYS = frozenset({"username", "password"})
+"""Values under these keys are credentials: messages name the field but never show the value."""
+
 _TAG = "tag:yaml.org,2002:"
 _STR, _INT, _FLOAT, _BOOL, _NULL = (_TAG + t for t in ("str", "int", "float", "bool", "null"))
 _MAP, _SEQ, _TIMESTAMP, _MERGE = (_TAG + t for t in ("map", "seq", "timestamp", "merge"))
@@ -288,20 +291,29 @@ class _Walker:
         tag = node.tag
         if tag == _STR:
             if not node.style and _NUMBER_TO_OTHERS.fullmatch(node.value):
-                self.report(node, f"{_name(path)}{node.value} is text here but a number to "
-                                  f"YAML 1.2 tools such as sops; quote it: \"{node.value}\"")
+                self.report_value(node, path, "{v} is text here but a number to YAML 1.2 tools "
+                                              "such as sops; quote it: \"{v}\"")
             return node.value
         if tag == _NULL:
             return None
         if tag not in (_INT, _FLOAT, _BOOL):
             what = "a date/time" if tag == _TIMESTAMP else f"tag {tag}"
-            self.report(node, f"{_name(path)}{node.value} is read as {what}, which is not "
-                              f"supported here; quote it: \"{node.value}\"")
+            self.report_value(node, path, f"{{v}} is read as {what}, which is not supported "
+                                          "here; quote it: \"{v}\"")
             return None
         surprise = _surprise(node)
         if surprise:
-            self.report(node, f"{_name(path)}{surprise}")
+            self.report_value(node, path, surprise)
         return _CONSTRUCTOR.construct_object(node)
+
+    def report_value(self, node: ScalarNode, path: PathKey, template: str) -> None:
+        """Report a value, written into ``template`` as ``{v}``, unless it is a credential."""
+        if path and path[-1] in SECRET_KEYS:
+            # Not even a derived number: octal 5349 gives away 012345.
+            text = "this value is not read as text by YAML; quote it"
+        else:
+            text = template.replace("{v}", node.value)
+        self.report(node, f"{_name(path)}{text}")
 
 
 def _name(path: PathKey) -> str:
@@ -309,7 +321,8 @@ def _name(path: PathKey) -> str:
 
 
 def _surprise(node: ScalarNode) -> str | None:
-    """A plain int/float/bool whose YAML 1.1 reading is not what it looks like, with advice."""
+    """A plain int/float/bool whose YAML 1.1 reading is not what it looks like: a message
+    template with the value as ``{v}`` (see :meth:`_Walker.report_value`)."""
     if node.style:
         return None  # quoted with an explicit tag (!!int "12"): the author said what they mean
     text = node.value
@@ -317,16 +330,16 @@ def _surprise(node: ScalarNode) -> str | None:
         if text in _UNAMBIGUOUS_BOOL:
             return None
         meaning = "true" if text.lower() in ("yes", "on") else "false"
-        return (f"{text} is read as the boolean {meaning} (YAML 1.1); write {meaning}, "
-                f"or quote it if you mean the text: \"{text}\"")
+        return (f"{{v}} is read as the boolean {meaning} (YAML 1.1); write {meaning}, "
+                "or quote it if you mean the text: \"{v}\"")
     if _PLAIN_NUMBER.fullmatch(text):
         return None
     number = _CONSTRUCTOR.construct_object(node)
     if text.lstrip("+-").startswith("0") and text.lstrip("+-")[1:2].isdigit():
-        return (f"{text} is read as the octal number {number} and loses its leading zero; "
-                f"quote it: \"{text}\"")
+        return (f"{{v}} is read as the octal number {number} and loses its leading zero; "
+                "quote it: \"{v}\"")
     base = "base-60 " if ":" in text else ""
-    return f"{text} is read as the {base}number {number}; quote it: \"{text}\""
+    return f"{{v}} is read as the {base}number {number}; quote it: \"{{v}}\""
 
 
 def _kind(node: ScalarNode) -> str:

@@ -29,8 +29,12 @@ SETTINGS_SCHEMA = "rtssync.schema.json"
 SECRET_FIELDS = frozenset({"username", "password"})
 """Values under these keys are credentials: messages name the field, never the value."""
 
-_VALUE_KEYWORDS = ("type", "enum", "const", "pattern", "minLength", "maxLength", "minimum",
-                   "maximum", "exclusiveMinimum", "exclusiveMaximum")
+_RANGE_WORDS = {
+    "minimum": "below the minimum",
+    "maximum": "above the maximum",
+    "exclusiveMinimum": "not above",
+    "exclusiveMaximum": "not below",
+}
 
 _JSON_TYPE_WORDS = {
     "string": "text",
@@ -153,9 +157,10 @@ def _value_message(path: PathKey, error: ValidationError) -> str:
         return f"{name}: is {len(value):,} characters long; at most {expected:,} are allowed"
     if keyword == "pattern":
         shown = "this value" if secret else _show(value)
-        return f"{name}: {shown} is not valid" + (f": {hint}" if hint else "")
-    if keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        return f"{name}: {_show(value)} is out of range" + (f": {hint}" if hint else "")
+        return f"{name}: {shown} is not valid" + (f" ({hint})" if hint else "")
+    if keyword in _RANGE_WORDS:
+        return f"{name}: {_show(value)} is {_RANGE_WORDS[keyword]} {expected}" + (
+            f" ({hint})" if hint else "")
     if secret:
         return f"{name}: is not valid ({keyword})"
     return f"{name}: {error.message}"

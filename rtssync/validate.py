@@ -78,6 +78,8 @@ def _problem_order(problem: Problem) -> tuple[str, int, int, str]:
 def validate_repository(root: Path, config_file: Path) -> ValidationResult:
     """``rtssync validate``: the settings file, then every subsidiary file and the rules across."""
     settings, settings_problems = check_settings(root, config_file)
+    if not config_file.is_file():
+        return ValidationResult(None, (), tuple(settings_problems))  # probably the wrong folder
     if settings is None:
         # The folder may still be readable at its default place; report its files too.
         settings = Settings(root=root, source=config_file)
@@ -229,8 +231,8 @@ def _sops_metadata_problems(document: SubsidiaryDocument,
                         "no sops metadata: the credentials cannot be decrypted; set them again "
                         f"with rtssync secrets set {document.key}")]
     problems = []
-    fix = (f"fix the rule in .sops.yaml and re-encrypt (rtssync secrets set {document.key} "
-           "rewrites the credentials)")
+    fix = (f"set the credentials again with rtssync secrets set {document.key}, which "
+           "re-encrypts them under the .sops.yaml rule")
     if sops.get("encrypted_regex") != REQUIRED_ENCRYPTED_REGEX:
         problems.append(Problem(
             doc.location_of(("sops", "encrypted_regex")),

@@ -14,6 +14,7 @@ The API is shared by every engineer's tests; keep it stable:
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -87,6 +88,13 @@ class ConfigRepo:
         if encrypt:
             sops_encrypt_in_place(self.root, path, self.age_key_file)
         return path
+
+    def copy_to(self, destination: Path) -> ConfigRepo:
+        """A copy of the repository at ``destination`` (same key): cheaper than a new one,
+        for tests that build one template and break a fresh copy each."""
+        shutil.copytree(self.root, destination, symlinks=True)
+        return dataclasses.replace(self, root=destination,
+                                   settings_file=destination / self.settings_file.name)
 
     def sops_decrypt(self, key: str) -> dict[str, Any]:
         """Decrypt a subsidiary file with the real ``sops`` binary (for interop assertions)."""

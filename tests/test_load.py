@@ -260,3 +260,14 @@ def test_loading_stays_within_3x_of_plain_csafeloader() -> None:
     ours = best_of_three(lambda: load_yaml_bytes(raw, F))
 
     assert ours < 3 * plain
+
+
+@pytest.mark.parametrize("raw", ["012345", "yes", "1e5", "2020-01-01", "0x10", "1:20"])
+def test_a_credential_value_is_never_shown_not_even_as_the_number_it_became(raw: str) -> None:
+    doc = load(f"factoring:\n  ftp:\n    password: {raw}\n    username: {raw}\n")
+
+    shown = [str(p) for p in doc.problems]
+    assert shown == [
+        f"{F}:3:15: factoring.ftp.password: this value is not read as text by YAML; quote it",
+        f"{F}:4:15: factoring.ftp.username: this value is not read as text by YAML; quote it",
+    ]
