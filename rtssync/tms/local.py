@@ -20,21 +20,17 @@ needs them to log in to RTS. It is created 0600. No read returns a password (a
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import json
-import secrets
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple
 
-from rtssync.errors import ConflictError, NotFoundError, TmsError
+from rtssync.errors import ConflictError, TmsError
 from rtssync.model import (
     AppliedFrom,
     FtpCredentials,
@@ -45,14 +41,19 @@ from rtssync.model import (
     SubsidiaryFields,
 )
 from rtssync.tms import sqlite_checks as checks
-from rtssync.tms.sqlite_rows import SELECT_LIVE, etag_for, live_from_row
+from rtssync.tms import sqlite_writes as writes
+from rtssync.tms.sqlite_rows import (
+    SELECT_LIVE,
+    etag_for,
+    fetch,
+    live_from_row,
+    require,
+    search_filter,
+)
 from rtssync.tms.sqlite_schema import DEFAULT_BUSY_TIMEOUT_S, LocalStoreError, connect
+from rtssync.tms.sqlite_writes import Change
 
 __all__ = ["CreateOutcome", "LocalBackend", "LocalStoreError", "SearchPage"]
-
-Change = Callable[[sqlite3.Connection, str], None]
-"""One step of a write to the subsidiary with the given id, run inside the write transaction
-after the not-found and ETag checks (so those errors always win over a step's own)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +103,7 @@ class LocalBackend:
 
     def get_subsidiary(self, tms_id: str) -> LiveSubsidiary:
         with self._reading() as db:
-            return _fetch(db, tms_id)
+            return fetch(db, tms_id)
 
     def search(
         self,
@@ -120,9 +121,9 @@ class LocalBackend:
         one creates or deletes visits each match exactly once. ``name_contains`` ignores case.
         """
         checks.check_page(page, page_size)
-        where, params = _search_filter(name_contains, mc_number, dot_number, ids)
+        where, params = search_filter(name_contains, mc_number, dot_number, ids)
         with self._reading() as db:
-            count = "SELECT COUNT(*) FROM subsidiaries AS s" + where  # noqa: S608 - see _search_filter
+            count = "SELECT COUNT(*) FROM subsidiaries AS s" + where  # noqa: S608 - see search_filter
             total = db.execute(count, params).fetchone()
             rows = db.execute(
                 SELECT_LIVE + where + " ORDER BY s.seq LIMIT ? OFFSET ?",
@@ -144,7 +145,7 @@ class LocalBackend:
         Lets tests check what was stored without any API that hands a password back.
         """
         with self._reading() as db:
-            _require(db, tms_id)
+            require(db, tms_id)
             row = db.execute(
                 "SELECT password FROM ftp_credentials WHERE subsidiary_id = ?", (tms_id,)
             ).fetchone()
@@ -167,7 +168,7 @@ class LocalBackend:
         """
         checks.check_fields(fields)
         checks.check_idempotency_key(idempotency_key)
-        fingerprint = _fingerprint(fields)
+        fingerprint = writes.fingerprint(fields)
         with self._writing() as db:
             known = db.execute(
                 "SELECT request_hash, subsidiary_id FROM idempotency_keys WHERE key = ?",
@@ -180,14 +181,14 @@ class LocalBackend:
                         f"subsidiary {known['subsidiary_id']} with different fields; "
                         "use a new key for a different subsidiary"
                     )
-                return CreateOutcome(_fetch(db, known["subsidiary_id"]), created=False)
-            tms_id = _insert(db, fields)
+                return CreateOutcome(fetch(db, known["subsidiary_id"]), created=False)
+            tms_id = writes.insert(db, fields)
             db.execute(
                 "INSERT INTO idempotency_keys (key, request_hash, subsidiary_id, created_at) "
                 "VALUES (?, ?, ?, ?)",
-                (idempotency_key, fingerprint, tms_id, _now()),
+                (idempotency_key, fingerprint, tms_id, writes.now()),
             )
-            return CreateOutcome(_fetch(db, tms_id), created=True)
+            return CreateOutcome(fetch(db, tms_id), created=True)
 
     # -- versioned writes (the protocol) --------------------------------------------------------
 
@@ -195,14 +196,14 @@ class LocalBackend:
         self, tms_id: str, fields: SubsidiaryFields, *, if_match: str
     ) -> LiveSubsidiary:
         checks.check_fields(fields)
-        return self._change(tms_id, if_match, [_set_fields(fields)])
+        return self._change(tms_id, if_match, [writes.set_fields(fields)])
 
     def set_notice_of_assignment(self, tms_id: str, text: str, *, if_match: str) -> LiveSubsidiary:
         checks.check_notice(text)
-        return self._change(tms_id, if_match, [_set_columns(notice_of_assignment=text)])
+        return self._change(tms_id, if_match, [writes.set_columns(notice_of_assignment=text)])
 
     def set_invoicing(self, tms_id: str, invoicing: Invoicing, *, if_match: str) -> LiveSubsidiary:
-        return self._change(tms_id, if_match, [_set_invoicing(invoicing)])
+        return self._change(tms_id, if_match, [writes.set_invoicing(invoicing)])
 
     def put_rts_ftp(
         self,
@@ -216,21 +217,21 @@ class LocalBackend:
         checks.check_ftp_settings(settings)
         if credentials is not None:
             checks.check_credentials(credentials, credentials_revision)
-            login = _store_credentials(credentials, credentials_revision)
+            login = writes.store_credentials(credentials, credentials_revision)
         elif credentials_revision is not None:
             raise TmsError("a credentials revision can only be stored with new credentials")
         else:
-            login = _require_stored_credentials
-        return self._change(tms_id, if_match, [login, _set_ftp_settings(settings)])
+            login = writes.require_stored_credentials
+        return self._change(tms_id, if_match, [login, writes.set_ftp_settings(settings)])
 
     def remove_rts_ftp(self, tms_id: str, *, if_match: str) -> LiveSubsidiary:
         """Clear the FTP settings and the stored login. Removing what is not there succeeds."""
-        return self._change(tms_id, if_match, [_clear_ftp])
+        return self._change(tms_id, if_match, [writes.clear_ftp])
 
     def record_applied(self, tms_id: str, applied: AppliedFrom, *, if_match: str) -> LiveSubsidiary:
         """Bookkeeping: bumps the ETag (it versions the whole record) but not ``updated_at``."""
         checks.check_applied(applied)
-        change = _set_columns(applied_commit=applied.commit, applied_at=applied.applied_at)
+        change = writes.set_columns(applied_commit=applied.commit, applied_at=applied.applied_at)
         return self._change(tms_id, if_match, [change], touch=False)
 
     # -- edits as the Alvys UI would make them (drift and conflicts for tests and the server) ---
@@ -239,7 +240,7 @@ class LocalBackend:
         """A subsidiary someone added in the UI: no idempotency key, unmanaged until imported."""
         checks.check_fields(fields)
         with self._writing() as db:
-            return _fetch(db, _insert(db, fields))
+            return fetch(db, writes.insert(db, fields))
 
     def ui_edit(
         self,
@@ -261,19 +262,19 @@ class LocalBackend:
         steps: list[Change] = []
         if fields is not None:
             checks.check_fields(fields)
-            steps.append(_set_fields(fields))
+            steps.append(writes.set_fields(fields))
         if notice_of_assignment is not None:
             checks.check_notice(notice_of_assignment)
-            steps.append(_set_columns(notice_of_assignment=notice_of_assignment))
+            steps.append(writes.set_columns(notice_of_assignment=notice_of_assignment))
         if invoicing is not None:
-            steps.append(_set_invoicing(invoicing))
-        steps.extend(_ui_ftp_steps(ftp_settings, credentials, remove_ftp))
+            steps.append(writes.set_invoicing(invoicing))
+        steps.extend(writes.ui_ftp_steps(ftp_settings, credentials, remove_ftp))
         return self._change(tms_id, None, steps)
 
     def ui_delete(self, tms_id: str) -> None:
         """Delete a subsidiary (with its login and idempotency keys), as the UI could."""
         with self._writing() as db:
-            _require(db, tms_id)
+            require(db, tms_id)
             db.execute("DELETE FROM subsidiaries WHERE id = ?", (tms_id,))
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -302,7 +303,7 @@ class LocalBackend:
     ) -> LiveSubsidiary:
         """One versioned write: not found, then ETag, then the steps, then a new version."""
         with self._writing() as db:
-            version = _require(db, tms_id)
+            version = require(db, tms_id)
             if if_match is not None and if_match != etag_for(version):
                 raise ConflictError(
                     f"subsidiary {tms_id} changed in the TMS since it was read "
@@ -310,8 +311,8 @@ class LocalBackend:
                 )
             for step in steps:
                 step(db, tms_id)
-            _bump_version(db, tms_id, touch=touch)
-            return _fetch(db, tms_id)
+            writes.bump_version(db, tms_id, touch=touch)
+            return fetch(db, tms_id)
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
@@ -346,185 +347,3 @@ class LocalBackend:
         if self._db is None:
             raise TmsError(f"the local TMS store {self._path} is closed")
         return self._db
-
-
-# -- steps and queries (module-level: they need a connection, not the backend) ------------------
-
-
-def _now() -> str:
-    """RFC 3339 UTC with milliseconds, e.g. ``2026-01-02T03:04:05.678Z``."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _fingerprint(fields: SubsidiaryFields) -> str:
-    """What a create asked for, to tell a replay from a reused key."""
-    body = json.dumps([fields.name, fields.mc_number, fields.dot_number], ensure_ascii=False)
-    return hashlib.sha256(body.encode()).hexdigest()
-
-
-def _insert(db: sqlite3.Connection, fields: SubsidiaryFields) -> str:
-    tms_id = "sub_" + secrets.token_hex(8)
-    now = _now()
-    db.execute(
-        "INSERT INTO subsidiaries (id, name, mc_number, dot_number, version, created_at, "
-        "updated_at) VALUES (?, ?, ?, ?, 1, ?, ?)",
-        (tms_id, fields.name, fields.mc_number, fields.dot_number, now, now),
-    )
-    return tms_id
-
-
-def _require(db: sqlite3.Connection, tms_id: str) -> int:
-    """The subsidiary's current version; NotFoundError if there is no such subsidiary."""
-    row = db.execute("SELECT version FROM subsidiaries WHERE id = ?", (tms_id,)).fetchone()
-    if row is None:
-        raise NotFoundError(f"subsidiary {tms_id} does not exist in the TMS")
-    return int(row["version"])
-
-
-def _fetch(db: sqlite3.Connection, tms_id: str) -> LiveSubsidiary:
-    row = db.execute(SELECT_LIVE + " WHERE s.id = ?", (tms_id,)).fetchone()
-    if row is None:
-        raise NotFoundError(f"subsidiary {tms_id} does not exist in the TMS")
-    return live_from_row(row)
-
-
-def _bump_version(db: sqlite3.Connection, tms_id: str, *, touch: bool) -> None:
-    if touch:
-        db.execute(
-            "UPDATE subsidiaries SET version = version + 1, updated_at = ? WHERE id = ?",
-            (_now(), tms_id),
-        )
-    else:
-        db.execute("UPDATE subsidiaries SET version = version + 1 WHERE id = ?", (tms_id,))
-
-
-_SETTABLE_COLUMNS = frozenset(
-    {
-        "name", "mc_number", "dot_number", "notice_of_assignment",
-        "invoicing_method", "invoicing_auto_merge",
-        "ftp_protocol", "ftp_host", "ftp_port", "ftp_directory", "ftp_host_key",
-        "credentials_revision", "applied_commit", "applied_at",
-    }
-)  # fmt: skip
-
-
-def _set_columns(**columns: object) -> Change:
-    """A step that sets the named columns of the subsidiary being changed."""
-    unknown = set(columns) - _SETTABLE_COLUMNS
-    if unknown:  # column names come from this module only; guard so that stays true
-        raise ValueError(f"not settable: {sorted(unknown)}")
-    assignments = ", ".join(f"{name} = :{name}" for name in columns)
-    sql = f"UPDATE subsidiaries SET {assignments} WHERE id = :tms_id"  # noqa: S608
-
-    def step(db: sqlite3.Connection, tms_id: str) -> None:
-        db.execute(sql, {**columns, "tms_id": tms_id})
-
-    return step
-
-
-def _set_fields(fields: SubsidiaryFields) -> Change:
-    return _set_columns(name=fields.name, mc_number=fields.mc_number, dot_number=fields.dot_number)
-
-
-def _set_invoicing(invoicing: Invoicing) -> Change:
-    return _set_columns(
-        invoicing_method=invoicing.method.value, invoicing_auto_merge=int(invoicing.auto_merge)
-    )
-
-
-def _set_ftp_settings(settings: FtpSettings) -> Change:
-    return _set_columns(
-        ftp_protocol=settings.protocol.value,
-        ftp_host=settings.host,
-        ftp_port=settings.port,
-        ftp_directory=settings.directory,
-        ftp_host_key=settings.host_key,
-    )
-
-
-def _store_credentials(credentials: FtpCredentials, revision: str | None) -> Change:
-    """Replace the login and its revision (None: written by someone who is not rtssync)."""
-    set_revision = _set_columns(credentials_revision=revision)
-
-    def step(db: sqlite3.Connection, tms_id: str) -> None:
-        db.execute(
-            "INSERT INTO ftp_credentials (subsidiary_id, username, password) VALUES (?, ?, ?) "
-            "ON CONFLICT (subsidiary_id) DO UPDATE "
-            "SET username = excluded.username, password = excluded.password",
-            (tms_id, credentials.username, credentials.password.reveal()),
-        )
-        set_revision(db, tms_id)
-
-    return step
-
-
-def _require_stored_credentials(db: sqlite3.Connection, tms_id: str) -> None:
-    """Settings-only FTP writes keep the stored login, so there must be one to keep."""
-    row = db.execute("SELECT 1 FROM ftp_credentials WHERE subsidiary_id = ?", (tms_id,)).fetchone()
-    if row is None:
-        raise TmsError(
-            f"subsidiary {tms_id} has no RTS FTP login stored; configuring RTS FTP "
-            "for the first time needs credentials"
-        )
-
-
-def _require_ftp_configured(db: sqlite3.Connection, tms_id: str) -> None:
-    row = db.execute("SELECT ftp_protocol FROM subsidiaries WHERE id = ?", (tms_id,)).fetchone()
-    if row is None or row["ftp_protocol"] is None:
-        raise TmsError(f"subsidiary {tms_id} has no RTS FTP settings to add a login to")
-
-
-def _clear_ftp(db: sqlite3.Connection, tms_id: str) -> None:
-    db.execute("DELETE FROM ftp_credentials WHERE subsidiary_id = ?", (tms_id,))
-    _set_columns(
-        ftp_protocol=None,
-        ftp_host=None,
-        ftp_port=None,
-        ftp_directory=None,
-        ftp_host_key=None,
-        credentials_revision=None,
-    )(db, tms_id)
-
-
-def _ui_ftp_steps(
-    settings: FtpSettings | None, credentials: FtpCredentials | None, remove: bool
-) -> list[Change]:
-    if remove:
-        if settings is not None or credentials is not None:
-            raise TmsError("a UI edit either removes RTS FTP or changes it, not both")
-        return [_clear_ftp]
-    steps: list[Change] = []
-    if settings is not None:
-        checks.check_ftp_settings(settings)
-        steps.append(_set_ftp_settings(settings))
-    if credentials is not None:
-        checks.check_credentials(credentials)
-        steps += [_require_ftp_configured, _store_credentials(credentials, None)]
-    return steps
-
-
-def _search_filter(
-    name_contains: str | None,
-    mc_number: str | None,
-    dot_number: str | None,
-    ids: Sequence[str] | None,
-) -> tuple[str, tuple[object, ...]]:
-    """A ``WHERE`` clause (or "") and its parameters; every given filter must match.
-
-    The clause text is built from constants only; every value is a bound parameter.
-    """
-    clauses: list[str] = []
-    params: list[object] = []
-    if name_contains is not None:
-        clauses.append("instr(casefold(s.name), ?) > 0")
-        params.append(name_contains.casefold())
-    if mc_number is not None:
-        clauses.append("s.mc_number = ?")
-        params.append(mc_number)
-    if dot_number is not None:
-        clauses.append("s.dot_number = ?")
-        params.append(dot_number)
-    if ids is not None:
-        clauses.append(f"s.id IN ({', '.join('?' for _ in ids)})" if ids else "0")
-        params.extend(ids)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)

@@ -7,7 +7,9 @@ it never names the password column, so no read path can return a password by acc
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 
+from rtssync.errors import NotFoundError
 from rtssync.model import (
     AppliedFrom,
     FtpProtocol,
@@ -82,3 +84,45 @@ def _applied(row: sqlite3.Row) -> AppliedFrom | None:
     if row["applied_commit"] is None:
         return None
     return AppliedFrom(commit=row["applied_commit"], applied_at=row["applied_at"])
+
+
+def require(db: sqlite3.Connection, tms_id: str) -> int:
+    """The subsidiary's current version; NotFoundError if there is no such subsidiary."""
+    row = db.execute("SELECT version FROM subsidiaries WHERE id = ?", (tms_id,)).fetchone()
+    if row is None:
+        raise NotFoundError(f"subsidiary {tms_id} does not exist in the TMS")
+    return int(row["version"])
+
+
+def fetch(db: sqlite3.Connection, tms_id: str) -> LiveSubsidiary:
+    row = db.execute(SELECT_LIVE + " WHERE s.id = ?", (tms_id,)).fetchone()
+    if row is None:
+        raise NotFoundError(f"subsidiary {tms_id} does not exist in the TMS")
+    return live_from_row(row)
+
+
+def search_filter(
+    name_contains: str | None,
+    mc_number: str | None,
+    dot_number: str | None,
+    ids: Sequence[str] | None,
+) -> tuple[str, tuple[object, ...]]:
+    """A ``WHERE`` clause (or "") and its parameters; every given filter must match.
+
+    The clause text is built from constants only; every value is a bound parameter.
+    """
+    clauses: list[str] = []
+    params: list[object] = []
+    if name_contains is not None:
+        clauses.append("instr(casefold(s.name), ?) > 0")
+        params.append(name_contains.casefold())
+    if mc_number is not None:
+        clauses.append("s.mc_number = ?")
+        params.append(mc_number)
+    if dot_number is not None:
+        clauses.append("s.dot_number = ?")
+        params.append(dot_number)
+    if ids is not None:
+        clauses.append(f"s.id IN ({', '.join('?' for _ in ids)})" if ids else "0")
+        params.extend(ids)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)
