@@ -94,7 +94,8 @@ def decrypt_document(
     try:
         key = unwrap_data_key(metadata, found.identities)
     except NoMatchingIdentity:
-        if metadata.other_key_types and sops_binary() is not None:
+        if metadata.other_key_types and (sops_binary() is not None or not metadata.recipients):
+            # With no age recipient at all, decrypt_with_sops explains that sops is needed.
             return decrypt_with_sops(path, raw, metadata.other_key_types)
         raise _no_key_error(path, metadata, found) from None
     return decrypt_with_key(path, document, metadata, key)
@@ -185,7 +186,7 @@ def _no_key_error(path: Path, metadata: SopsMetadata, found: Identities) -> Sops
         f"; also {', '.join(metadata.other_key_types)} keys" if metadata.other_key_types else ""
     )
     hint = (
-        " (the sops binary is needed for those: install it)"
+        " (the sops binary is needed for those: install sops)"
         if metadata.other_key_types and sops_binary() is None
         else ""
     )
