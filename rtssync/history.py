@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from rtssync.config import Settings, load_settings
 from rtssync.errors import RtssyncError
 from rtssync.gitlog import ChangeStatus, Commit, FileChange, GitRepository, has_commits
 from rtssync.gitlog import open_repository as open_git_repository
@@ -109,25 +110,14 @@ Document = Mapping[str, Any] | _Unparseable | None
 
 
 def config_dir_of(root: Path, settings_file: Path) -> Path:
-    """The subsidiaries folder named by rtssync.yaml (default ``config/subsidiaries``).
+    """The subsidiaries folder named by rtssync.yaml (the default when there is none).
 
-    History needs only this one setting, so a settings file that is otherwise invalid (or
-    written for a newer rtssync) does not stop anyone from reading the audit trail.
+    History works without rtssync.yaml (the audit trail of a half-set-up repository is still
+    worth reading), but a broken one is reported rather than silently ignored.
     """
-    default = Path("config/subsidiaries")
     if not settings_file.is_file():
-        return default
-    try:
-        loaded = yaml.load(settings_file.read_text(encoding="utf-8"), Loader=_YamlLoader)  # noqa: S506
-    except (yaml.YAMLError, UnicodeDecodeError, OSError) as error:
-        reason = type(error).__name__
-        raise RtssyncError(f"{settings_file}: cannot read config_dir ({reason})") from None
-    value = loaded.get("config_dir") if isinstance(loaded, dict) else None
-    if value is None:
-        return default
-    if not isinstance(value, str) or not value.strip():
-        raise RtssyncError(f"{settings_file}: config_dir must be a folder path")
-    return Path(value)
+        return Settings(root=root, source=settings_file).config_dir
+    return load_settings(root, settings_file).config_dir
 
 
 def read_history(root: Path, config_dir: Path, key: str | None = None) -> list[HistoryEntry]:
