@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import socket
 import threading
 from dataclasses import dataclass
 from enum import Enum
@@ -89,10 +90,16 @@ def _connection_key(server: Any, client: Any) -> tuple[Any, Any]:
 
 
 class ConnectionTrackingProtocol(H11Protocol):
-    """uvicorn's h11 protocol, remembering each open connection's transport."""
+    """uvicorn's h11 protocol, remembering each open connection's transport (and with
+    TCP_NODELAY)."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        # uvicorn writes a response's head and body separately; with Nagle on, the body waits
+        # for the client's delayed ACK (~40 ms per request).
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         _transports[_connection_key(self.server, self.client)] = transport
 
     def connection_lost(self, exc: Exception | None) -> None:
