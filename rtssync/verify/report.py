@@ -45,7 +45,10 @@ def render_plain(checks: Sequence[SubsidiaryCheck]) -> str:
 
 def print_table(checks: Sequence[SubsidiaryCheck], stream: TextIO, *, color: bool) -> None:
     """The rich table, the notes and the summary, on a terminal."""
-    console = Console(file=stream, no_color=not color, highlight=False, soft_wrap=False)
+    # NO_COLOR: no escape sequences at all (bold included), which is what people setting it want.
+    console = Console(
+        file=stream, color_system="auto" if color else None, highlight=False, soft_wrap=False
+    )
     table = Table(*HEADERS, box=None, pad_edge=False, header_style="bold")
     for check in checks:
         cells = list(_cells(check))
