@@ -78,7 +78,8 @@ def test_import_writes_an_encrypted_file_that_sops_reads_and_plan_then_matches(
 
     assert result.returncode == 0, result.stderr
     assert "wrote config/subsidiaries/delta-haul-inc.yaml" in result.stdout
-    assert "skipped Echo Lines" in result.stdout and "no RTS FTP settings" in result.stdout
+    assert "skipped Echo Lines" in result.stdout
+    assert "no RTS FTP settings" in result.stdout
     path = repo.path_of("delta-haul-inc")
     text = path.read_text()
     assert "rts-live-1" not in text  # the username is encrypted as written
