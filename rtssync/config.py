@@ -82,12 +82,14 @@ def check_settings(root: Path, config_file: Path) -> tuple[Settings | None, list
     doc = load_yaml_file(config_file, shown)
     if doc.data is None and doc.ok:
         return Settings(root=root, source=config_file), []
-    problems = list(doc.problems) or schema_problems(doc, SETTINGS_SCHEMA)
+    problems = list(doc.problems)
+    if doc.data is not None:
+        problems.extend(schema_problems(doc, SETTINGS_SCHEMA))
+    if isinstance(doc.data, Mapping) and isinstance(doc.data.get("config_dir"), str):
+        problems.extend(_config_dir_problems(doc))
     if problems or not isinstance(doc.data, Mapping):
-        return None, problems
-    problems = _config_dir_problems(doc)
-    if problems:
-        return None, problems
+        return None, sorted(problems, key=lambda p: (p.location.line, p.location.column)
+                            if p.location else (0, 0))
     return _settings_from(root, config_file, doc.data), []
 
 

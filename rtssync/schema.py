@@ -63,14 +63,17 @@ def _validator(name: str) -> jsonschema.protocols.Validator:
 
 
 def schema_problems(doc: LoadedDocument, schema_name: str, data: object = None) -> list[Problem]:
-    """Every schema violation of ``doc`` as a Problem at the offending value's line.
+    """Every schema violation of ``doc`` as a Problem at the offending value's line (except
+    where loading already reported a problem).
 
     ``data`` overrides ``doc.data`` (validate passes a copy with the NOA's line endings
     normalized, so the length limit applies to the text the TMS will get).
     """
     instance = doc.data if data is None else data
     errors = _validator(schema_name).iter_errors(instance)
-    return _sorted(_problems(doc, errors))
+    # A value YAML already reported (say an octal mc_number) needs no second, vaguer message.
+    reported = {p.location for p in doc.problems}
+    return _sorted(p for p in _problems(doc, errors) if p.location not in reported)
 
 
 def _sorted(problems: Iterable[Problem]) -> list[Problem]:
@@ -143,7 +146,7 @@ def _value_message(path: PathKey, error: ValidationError) -> str:
     secret = bool(path) and path[-1] in SECRET_FIELDS
     keyword = str(error.validator)
     expected = error.validator_value
-    hint = error.schema.get("description", "")
+    hint = error.schema.get("description", "") if path else ""  # the root's is a paragraph
     if keyword == "type":
         return f"{name}: must be {_expected_type(expected)}, not {_type_word(value)}" + (
             f" ({hint})" if hint else "")

@@ -23,7 +23,7 @@ from rtssync.errors import ConfigError, Problem, RtssyncError
 from rtssync.load import LoadedDocument, PathKey, dotted, load_yaml_file, relative_to_root
 from rtssync.model import SourceLocation
 from rtssync.schema import SUBSIDIARY_SCHEMA, schema_problems
-from rtssync.sops.rules import find_creation_rule
+from rtssync.sops.rules import SOPS_CONFIG_NAME, find_creation_rule
 
 REQUIRED_ENCRYPTED_REGEX = "^(username|password)$"
 SUBSIDIARY_SUFFIXES = (".yaml", ".yml")
@@ -137,10 +137,7 @@ def check_subsidiary(document: SubsidiaryDocument) -> tuple[list[Problem], list[
                                     "schemas/subsidiary.schema.json)"))
         return problems, []
     data = normalized_data(doc.data)
-    reported = {p.location for p in doc.problems}
-    # A value YAML already reported (say an octal mc_number) needs no second, vaguer message.
-    problems.extend(p for p in schema_problems(doc, SUBSIDIARY_SCHEMA, data)
-                    if p.location not in reported)
+    problems.extend(schema_problems(doc, SUBSIDIARY_SCHEMA, data))
     if not isinstance(data, Mapping):
         return problems, []
     problems.extend(_invoicing_problems(doc, data))
@@ -253,13 +250,18 @@ def sops_rule_problems(root: Path, files: Sequence[Path]) -> list[Problem]:
     """The ``.sops.yaml`` rule each file gets must carry the same settings (reported per rule)."""
     problems: list[Problem] = []
     checked: set[int] = set()
+    if files and not (root / SOPS_CONFIG_NAME).is_file():
+        return [Problem(None, "not found: sops needs it to know the recipients and which values "
+                              "to encrypt (rtssync init writes one)", path_hint=SOPS_CONFIG_NAME)]
     for file in files:
         try:
             rule = find_creation_rule(root, file)
-        except ConfigError as error:
+        except ConfigError as error:  # .sops.yaml itself is broken: one report is enough
             return [_relative_problem(root, p) for p in error.problems]
-        except RtssyncError as error:
-            return [Problem(None, _relative_text(root, str(error)), path_hint=".sops.yaml")]
+        except RtssyncError as error:  # no rule for this file
+            problems.append(Problem(None, _relative_text(root, str(error)),
+                                    path_hint=SOPS_CONFIG_NAME))
+            continue
         if rule.index in checked:
             continue
         checked.add(rule.index)
@@ -270,7 +272,7 @@ def sops_rule_problems(root: Path, files: Sequence[Path]) -> list[Problem]:
 
 def _rule_problems(root: Path, line: int, encrypted_regex: str | None,
                    mac_only_encrypted: bool) -> list[Problem]:
-    where = SourceLocation(Path(".sops.yaml"), line, 1)
+    where = SourceLocation(Path(SOPS_CONFIG_NAME), line, 1)
     problems = []
     if encrypted_regex != REQUIRED_ENCRYPTED_REGEX:
         problems.append(Problem(where, "the creation rule for subsidiary files needs "
@@ -290,7 +292,9 @@ def _relative_problem(root: Path, problem: Problem) -> Problem:
 
 
 def _relative_text(root: Path, text: str) -> str:
-    return text.replace(f"{root}/", "")
+    """The rules module names files absolutely; validate's messages are relative to the root."""
+    text = text.replace(f"{root}/", "")
+    return text.removeprefix(f"{SOPS_CONFIG_NAME}: ")
 
 
 # --- across files -------------------------------------------------------------------------------
