@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,10 +104,11 @@ class LocalBackendModel(RuleBasedStateMachine):
         version = self.model[tms_id].version
         return f'"v{version - 1 if stale else version}"'
 
-    def write(self, tms_id: str, stale: bool, expected: Expected, do: object) -> None:
+    def write(
+        self, tms_id: str, stale: bool, expected: Expected, do: Callable[[str], object]
+    ) -> None:
         """Run a write (``do`` takes the etag); on a fresh etag the model becomes ``expected``
         with the version bumped, on a stale one it must be a conflict and change nothing."""
-        assert callable(do)
         if stale:
             try:
                 do(self.etag(tms_id, stale=True))
