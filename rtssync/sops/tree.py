@@ -8,6 +8,7 @@ encrypted ones after a fixed 32-byte seed (``sha256("sops")``). Comments never c
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Mapping
@@ -111,7 +112,13 @@ def _walk_value(value: Any, path: Path_, selector: Selector, on_leaf: Leaf) -> A
         return [item for item in items if item is not _DROP]
     if value is None:
         return None  # sops neither encrypts nor hashes null
-    return on_leaf(value, path, selector.should_encrypt(path))
+    return on_leaf(value, path, _should_encrypt(selector, path))
+
+
+@functools.lru_cache(maxsize=8192)
+def _should_encrypt(selector: Selector, path: Path_) -> bool:
+    """Cached: 1,000 subsidiary files share the same few dozen paths (speed)."""
+    return selector.should_encrypt(path)
 
 
 def decrypt_tree(
