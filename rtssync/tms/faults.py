@@ -15,6 +15,7 @@ import asyncio
 import random
 import socket
 import threading
+from collections import deque
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -65,9 +66,18 @@ class FaultInjector:
         self.config = config
         self._rng = random.Random(config.seed)
         self._lock = threading.Lock()
+        self._scripted: deque[Fault] = deque()
+
+    def inject_next(self, *faults: Fault) -> None:
+        """Test hook: the next requests get exactly these faults (``Fault.NONE`` for none),
+        before any random ones - for scenarios such as "the first attempt's response is lost"."""
+        with self._lock:
+            self._scripted.extend(faults)
 
     def decide(self) -> Fault:
         with self._lock:
+            if self._scripted:
+                return self._scripted.popleft()
             draw = self._rng.random()
             if draw < self.config.error_rate:
                 return self._rng.choice(ERROR_FAULTS)

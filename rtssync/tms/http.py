@@ -248,9 +248,7 @@ class HttpBackend:
             what=f"update subsidiary {tms_id}",
         )  # fmt: skip
 
-    def set_notice_of_assignment(
-        self, tms_id: str, text: str, *, if_match: str
-    ) -> LiveSubsidiary:
+    def set_notice_of_assignment(self, tms_id: str, text: str, *, if_match: str) -> LiveSubsidiary:
         return self._versioned_write(
             "PUT", self._path("notice_of_assignment", tms_id), tms_id,
             body={"text": text}, if_match=if_match,
@@ -258,9 +256,7 @@ class HttpBackend:
             what=f"set the notice of assignment of {tms_id}",
         )  # fmt: skip
 
-    def set_invoicing(
-        self, tms_id: str, invoicing: Invoicing, *, if_match: str
-    ) -> LiveSubsidiary:
+    def set_invoicing(self, tms_id: str, invoicing: Invoicing, *, if_match: str) -> LiveSubsidiary:
         return self._versioned_write(
             "PUT", self._path("invoicing", tms_id), tms_id,
             body=wire.invoicing_to_json(invoicing), if_match=if_match,
@@ -298,9 +294,7 @@ class HttpBackend:
             what=f"remove the RTS FTP settings of {tms_id}",
         )  # fmt: skip
 
-    def record_applied(
-        self, tms_id: str, applied: AppliedFrom, *, if_match: str
-    ) -> LiveSubsidiary:
+    def record_applied(self, tms_id: str, applied: AppliedFrom, *, if_match: str) -> LiveSubsidiary:
         return self._versioned_write(
             "PUT", self._path("applied_from", tms_id), tms_id,
             body=wire.applied_to_json(applied), if_match=if_match,
@@ -669,4 +663,3 @@ def options_from_settings(options: Mapping[str, str]) -> HttpOptions:
                     f"tms.options.{name} must be a {kind.__name__}, not {options[name]!r}"
                 ) from None
     return HttpOptions(**values)
-

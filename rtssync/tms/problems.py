@@ -55,6 +55,4 @@ def problem_response(
 
 
 def response_for(error: ProblemError) -> JSONResponse:
-    return problem_response(
-        error.status, error.detail, headers=error.headers, errors=error.errors
-    )
+    return problem_response(error.status, error.detail, headers=error.headers, errors=error.errors)

@@ -243,9 +243,7 @@ async def create(request: Request) -> Response:
         if replay.fingerprint != fingerprint:
             raise ProblemError(422, "this Idempotency-Key was used for a different create")
         return Response(replay.body, 201, replay.headers, media_type="application/json")
-    outcome = state.store.create_or_replay(
-        wire.fields_from_json(body), idempotency_key=key
-    )
+    outcome = state.store.create_or_replay(wire.fields_from_json(body), idempotency_key=key)
     response = subsidiary_response(outcome.subsidiary, 201)
     response.headers["Location"] = f"/api/v1/subsidiaries/{outcome.subsidiary.tms_id}"
     state.remember(key, _Replay(fingerprint, bytes(response.body), dict(response.headers)))

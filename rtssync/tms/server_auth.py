@@ -88,9 +88,7 @@ class TokenIssuer:
 
 
 def _unauthorized(detail: str, error: str) -> ProblemError:
-    return ProblemError(
-        401, detail, headers={"WWW-Authenticate": f'Bearer error="{error}"'}
-    )
+    return ProblemError(401, detail, headers={"WWW-Authenticate": f'Bearer error="{error}"'})
 
 
 class PerTokenRateLimit:

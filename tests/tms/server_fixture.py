@@ -72,8 +72,11 @@ class RunningServer:
 @contextmanager
 def run_server(db_path: Path, **config: Any) -> Iterator[RunningServer]:
     """Start the reference server over the SQLite file ``db_path``; stop it on exit."""
-    options: dict[str, Any] = {"client_id": TEST_CLIENT_ID,
-                               "client_secret": Secret(TEST_CLIENT_SECRET), **config}
+    options: dict[str, Any] = {
+        "client_id": TEST_CLIENT_ID,
+        "client_secret": Secret(TEST_CLIENT_SECRET),
+        **config,
+    }
     server_config = ServerConfig(**options)
     handler = _ListHandler()
     logger = logging.getLogger("rtssync.tms.server")

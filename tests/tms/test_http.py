@@ -53,5 +53,3 @@ class TestHttpBackendContract(TmsContract):
 def test_the_backend_satisfies_the_protocol(tms_server: RunningServer) -> None:
     with backend_for(tms_server) as backend:
         assert isinstance(backend, TmsBackend)
-
-
