@@ -51,7 +51,9 @@ def _require_remote_settings(settings: Settings) -> None:
             f"{settings.source}: tms.kind is {kind.value} but tms.url is not set; "
             "add the TMS's base URL under tms.url"
         )
-    missing = [name for name in (CLIENT_ID_ENV, CLIENT_SECRET_ENV) if not os.environ.get(name)]
+    missing = [
+        name for name in (CLIENT_ID_ENV, CLIENT_SECRET_ENV) if not os.environ.get(name, "").strip()
+    ]
     if missing:
         raise RtssyncError(
             f"the {kind.value} TMS backend needs {' and '.join(missing)} in the environment "

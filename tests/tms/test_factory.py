@@ -12,6 +12,8 @@ from rtssync.model import SubsidiaryFields
 from rtssync.tms.factory import CLIENT_ID_ENV, CLIENT_SECRET_ENV, open_backend
 from rtssync.tms.local import LocalBackend
 
+from .server_fixture import run_server
+
 
 def settings_for(root: Path, tms: TmsSettings) -> Settings:
     return Settings(root=root, source=root / "rtssync.yaml", tms=tms)
@@ -53,6 +55,7 @@ def test_a_remote_backend_without_url_is_a_clear_error(
         ({CLIENT_ID_ENV: "id"}, CLIENT_SECRET_ENV),
         ({CLIENT_SECRET_ENV: "secret"}, CLIENT_ID_ENV),
         ({CLIENT_ID_ENV: "", CLIENT_SECRET_ENV: "secret"}, CLIENT_ID_ENV),
+        ({CLIENT_ID_ENV: "  ", CLIENT_SECRET_ENV: "secret"}, CLIENT_ID_ENV),
     ],
 )
 def test_a_remote_backend_without_client_credentials_names_what_is_missing(
@@ -71,3 +74,18 @@ def test_a_remote_backend_without_client_credentials_names_what_is_missing(
         open_backend(settings_for(tmp_path, tms))
     assert str(refused.value).startswith(f"the {kind.value} TMS backend needs {named} in")
     assert "secret" not in str(refused.value).replace(CLIENT_SECRET_ENV, "")
+
+
+def test_http_talks_to_the_tms_at_the_configured_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with run_server(tmp_path / "tms.sqlite") as server:
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)
+        made = server.store.ui_create(SubsidiaryFields("Made In The UI LLC", "0100", "0200"))
+        tms = TmsSettings(kind=TmsKind.HTTP, url=server.url)
+        backend = open_backend(settings_for(tmp_path, tms))
+        try:
+            assert backend.list_subsidiaries() == [made]
+        finally:
+            backend.close()
