@@ -15,15 +15,14 @@ import tempfile
 from pathlib import Path
 
 import click
-import yaml
 
+from rtssync.config import load_settings
 from rtssync.errors import RtssyncError
 from rtssync.model import Secret
 from rtssync.sops import find_creation_rule
 from rtssync.sops.edit import set_encrypted_values
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z")
-DEFAULT_CONFIG_DIR = Path("config/subsidiaries")
 USERNAME_PATH = ("factoring", "ftp", "username")
 PASSWORD_PATH = ("factoring", "ftp", "password")
 
@@ -114,23 +113,10 @@ def _context(obj: object) -> tuple[Path, Path]:
 def _subsidiary_file(root: Path, config_file: Path, key: str) -> Path:
     if not _KEY.match(key):
         raise RtssyncError(f"{key!r} is not a subsidiary key (the file stem, e.g. alpha-freight)")
-    directory = _config_dir(root, config_file)
-    file = directory / f"{key}.yaml"
+    file = load_settings(root, config_file).subsidiaries_dir / f"{key}.yaml"
     if not file.is_file():
         raise RtssyncError(f"{file}: no such subsidiary file (unknown key {key!r})")
     return file
-
-
-def _config_dir(root: Path, config_file: Path) -> Path:
-    """``config_dir`` from rtssync.yaml (default config/subsidiaries), relative to the root."""
-    if not config_file.is_file():
-        return root / DEFAULT_CONFIG_DIR
-    try:
-        settings = yaml.safe_load(config_file.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        raise RtssyncError(f"{config_file}: cannot read the settings") from None
-    value = settings.get("config_dir") if isinstance(settings, dict) else None
-    return root / (value if isinstance(value, str) and value else DEFAULT_CONFIG_DIR)
 
 
 def _display(root: Path, file: Path) -> str:
