@@ -207,3 +207,43 @@ def test_the_password_is_only_accepted_on_stdin(repo: ConfigRepo) -> None:
     )
     assert result.exit_code == 2
     assert "--password-stdin" in result.output
+
+
+def test_a_file_never_encrypted_gets_its_first_sops_block(tmp_path: Path) -> None:
+    repo = make_config_repo(tmp_path, [subsidiary(1)], password=None, encrypt=False)
+    assert "sops:" not in repo.path_of("sub-1").read_text()
+
+    assert run_set(repo, "sub-1", CANARY_PASSWORD + "\n").exit_code == 0
+
+    assert_no_canary(repo.path_of("sub-1").read_text())
+    assert repo.sops_decrypt("sub-1")["factoring"]["ftp"] | {"host": "-"} == {
+        "protocol": "ftp",
+        "host": "-",
+        "port": 21,
+        "directory": "/incoming",
+        "host_key": None,
+        "username": "new-user",
+        "password": CANARY_PASSWORD,
+    }
+
+
+def test_config_dir_comes_from_the_settings(tmp_path: Path) -> None:
+    repo = make_config_repo(tmp_path, [subsidiary(1)], password=None)
+    moved = repo.root / "subs"
+    repo.subsidiaries_dir.rename(moved)
+    repo.settings_file.write_text("config_dir: subs\n")
+    (repo.root / ".sops.yaml").write_text(
+        (repo.root / ".sops.yaml").read_text().replace("^config/subsidiaries/", "^subs/")
+    )
+
+    assert run_set(repo, "sub-1", "pw\n").exit_code == 0
+    assert "password: ENC[AES256_GCM," in (moved / "sub-1.yaml").read_text()
+
+
+def test_a_file_without_an_ftp_block_is_refused(repo: ConfigRepo) -> None:
+    path = repo.path_of("sub-1")
+    path.write_text("name: No Factoring LLC\n")
+    result = run_set(repo, "sub-1", "pw\n")
+    assert result.exit_code == 1
+    assert f"{path}: has no `factoring.ftp` mapping to write into" in result.output
+    assert path.read_text() == "name: No Factoring LLC\n"
