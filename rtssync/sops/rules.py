@@ -8,6 +8,7 @@ from here, so this module's API (``CreationRule``, ``find_creation_rule``) is ke
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -103,6 +104,13 @@ def load_creation_rules(config: Path) -> tuple[CreationRule, ...]:
         ) from None
     except OSError as error:
         raise SopsError(f"{config}: cannot read ({error.strerror})") from None
+    return _rules_from_text(config, text)
+
+
+@functools.lru_cache(maxsize=32)
+def _rules_from_text(config: Path, text: str) -> tuple[CreationRule, ...]:
+    """Parsed once per distinct text: validate asks for every file's rule, and re-parsing the
+    same ``.sops.yaml`` 1,000 times (pure-Python YAML, twice) cost more than the files did."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)

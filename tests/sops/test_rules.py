@@ -94,3 +94,13 @@ def test_two_selectors_in_one_rule_are_refused_like_sops(tmp_path: Path) -> None
     )
     with pytest.raises(ConfigError, match="only one of"):
         find_creation_rule(tmp_path, tmp_path / "a.yaml")
+
+
+def test_an_edited_sops_yaml_is_read_again(tmp_path: Path) -> None:
+    """Rules are parsed once per distinct text (speed), so an edit must still be seen."""
+    write_config(tmp_path, f"creation_rules:\n  - age: {AGE_A}\n")
+    assert find_creation_rule(tmp_path, tmp_path / "a.yaml").age_recipients == (AGE_A,)
+    write_config(tmp_path, f"creation_rules:\n  - age: {AGE_B}\n    mac_only_encrypted: true\n")
+    rule = find_creation_rule(tmp_path, tmp_path / "a.yaml")
+    assert rule.age_recipients == (AGE_B,)
+    assert rule.mac_only_encrypted is True
