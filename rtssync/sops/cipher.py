@@ -150,10 +150,15 @@ def _typed(plain: bytes, kind: str) -> Scalar:
         if kind == "bool":
             return _go_parse_bool(text)
         if kind == "time":
-            return dt.datetime.fromisoformat(text)
+            return dt.datetime.fromisoformat(_to_microseconds(text))
     except ValueError:
         raise CipherError(f"decrypted value is not a valid {kind}") from None
     raise CipherError(f"unknown value type {kind!r}")
+
+
+def _to_microseconds(text: str) -> str:
+    """Go writes up to nine fractional digits; Python's datetime keeps six."""
+    return re.sub(r"(\.\d{6})\d+", r"\1", text)
 
 
 def _go_parse_bool(text: str) -> bool:

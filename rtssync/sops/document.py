@@ -7,6 +7,7 @@ naming the file, with what to do, and never contain plaintext.
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -162,7 +163,7 @@ def _verify_mac(path: Path, metadata: SopsMetadata, key: bytes, computed: str) -
             f"{path}: the MAC (sops.mac) cannot be decrypted; sops.mac or sops.lastmodified "
             "was changed or damaged"
         ) from None
-    if stored != computed:
+    if not isinstance(stored, str) or not hmac.compare_digest(stored, computed):
         raise SopsError(_mac_mismatch_message(path, metadata))
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import os
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from rtssync.sops.cipher import (
     CipherError,
@@ -99,3 +101,16 @@ def test_malformed_values_are_errors_without_the_input() -> None:
     for bad in ("not enc", "ENC[AES256_GCM,data:!!,iv:AA==,tag:AA==,type:str]"):
         with pytest.raises(CipherError):
             decrypt_value(bad, KEY, "k:")
+
+
+def test_go_nanosecond_times_decrypt() -> None:
+    iv = os.urandom(32)
+    sealed = AESGCM(KEY).encrypt(iv, b"2024-01-02T03:04:05.123456789Z", b"t:")
+    b64 = base64.b64encode
+    ciphertext = (
+        f"ENC[AES256_GCM,data:{b64(sealed[:-16]).decode()},iv:{b64(iv).decode()},"
+        f"tag:{b64(sealed[-16:]).decode()},type:time]"
+    )
+    assert decrypt_value(ciphertext, KEY, "t:") == dt.datetime(
+        2024, 1, 2, 3, 4, 5, 123456, tzinfo=dt.UTC
+    )
