@@ -427,10 +427,9 @@ class HttpBackend:
         )
         try:
             for attempt in retrying:
-                with attempt:
+                with attempt:  # swallows a retryable failure; the loop then tries again
                     response = self._send(method, path, json, headers, authenticated)
-                number = attempt.retry_state.attempt_number
-                return _Attempted(response, number)
+                    return _Attempted(response, attempt.retry_state.attempt_number)
         except _RetryableStatus as error:
             raise self._problem_error(error.response, what, secrets) from None
         except httpx.TransportError as error:

@@ -51,6 +51,9 @@ class AccessLog:
         async def remember_status(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status.append(int(message["status"]))
+                # Counted before the client can see the answer, so a test that just got its
+                # response reads an exact count.
+                self.counts[f"{scope['method']} {route_label(scope)}"] += 1
             await send(message)
 
         try:
@@ -62,7 +65,8 @@ class AccessLog:
                 await problem_response(500)(scope, receive, remember_status)
         finally:
             label = f"{scope['method']} {route_label(scope)}"
-            self.counts[label] += 1
+            if not status:
+                self.counts[label] += 1  # dropped: counted now, it never got an answer
             outcome = DROPPED if scope.get(DROPPED) else (str(status[0]) if status else "-")
             elapsed_ms = (time.perf_counter() - started) * 1000
             log.info("%s %s %.1fms", label, outcome, elapsed_ms)
