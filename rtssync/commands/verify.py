@@ -1,7 +1,8 @@
 """``rtssync verify [KEY]...``: log in to each subsidiary's RTS server and check its folder.
 
 Thin: load and validate the files, pick the subsidiaries, hand them to the verify library with
-a SOPS credential source, print the report. Exit 0 only when every login checked passed.
+a SOPS credential source, print the report. Exit 0 only when every login checked passed and
+no two subsidiaries share an RTS login (checkable here, where usernames are decrypted).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from rtssync.config import load_settings
 from rtssync.desired import load_desired_state
 from rtssync.errors import RtssyncError
 from rtssync.model import DesiredSubsidiary
-from rtssync.verify.credentials import sops_credentials
+from rtssync.validate import duplicate_username_problems
+from rtssync.verify.credentials import Usernames, remembering_usernames, sops_credentials
 from rtssync.verify.options import VerifyOptions
 from rtssync.verify.report import print_table, render_json, render_plain
 from rtssync.verify.runner import DEFAULT_CONCURRENCY, SubsidiaryCheck, verify_subsidiaries
@@ -80,9 +82,14 @@ def command(
         ca_bundle=ca_bundle,
         tls_verify=not insecure,
     )
-    checks = verify_subsidiaries(selected, sops_credentials(), options, concurrency=concurrency)
+    usernames: Usernames = {}
+    source = remembering_usernames(sops_credentials(), usernames)
+    checks = verify_subsidiaries(selected, source, options, concurrency=concurrency)
     report(checks, output_format)
-    if not all(check.ok for check in checks):
+    reused = duplicate_username_problems(usernames)
+    for problem in reused:
+        click.echo(f"error: {problem}", err=True)
+    if reused or not all(check.ok for check in checks):
         sys.exit(1)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 from rtssync.errors import RtssyncError, SopsError
-from rtssync.model import DesiredSubsidiary, FtpCredentials, Secret
+from rtssync.model import DesiredSubsidiary, FtpCredentials, Secret, SourceLocation
 from rtssync.sops import Identities, decrypt_values, find_identities
 from rtssync.verify.result import VerifyFailure
 from rtssync.verify.runner import CredentialSource
@@ -60,3 +60,27 @@ def _text(value: object, name: str, subsidiary: DesiredSubsidiary) -> str:
     if isinstance(value, (str, int, float)):
         return str(value)
     raise SopsError(f"{subsidiary.source.name}: factoring.ftp.{name} did not decrypt to text")
+
+
+Usernames = dict[str, tuple[str, SourceLocation]]
+"""Subsidiary key -> (decrypted username, where it is written), for the one-login rule."""
+
+
+def remembering_usernames(source: CredentialSource, seen: Usernames) -> CredentialSource:
+    """``source``, noting each decrypted username in ``seen``.
+
+    RTS issues one login per subsidiary; without keys ``validate`` cannot compare usernames
+    (equal plaintext encrypts differently per file), so verify, which decrypts them anyway,
+    checks the rule for real with :func:`rtssync.validate.duplicate_username_problems`.
+    """
+
+    def decrypt(subsidiary: DesiredSubsidiary) -> FtpCredentials:
+        credentials = source(subsidiary)
+        where = subsidiary.locations.get(".".join(USERNAME_PATH))
+        seen[subsidiary.key] = (
+            credentials.username,
+            where or SourceLocation(subsidiary.source, 1, 1),
+        )
+        return credentials
+
+    return decrypt

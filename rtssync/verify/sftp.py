@@ -107,9 +107,9 @@ def _negotiate(
     transport.handshake_timeout = attempt.timeout
     transport.auth_timeout = attempt.timeout
     name = expected.get_name()
-    transport.get_security_options().key_types = (
-        _RSA_ALGORITHMS if name == "ssh-rsa" else [name]
-    )
+    security = transport.get_security_options()
+    wanted = _RSA_ALGORITHMS if name == "ssh-rsa" else [name]
+    security.key_types = [kind for kind in wanted if kind in security.key_types]
     done = threading.Event()
     transport.start_client(event=done)
     if not done.wait(attempt.timeout + 1):

@@ -170,6 +170,11 @@ def make_ed25519_host_key() -> HostKey:
     )
 
 
+def make_rsa_host_key() -> HostKey:
+    key = paramiko.RSAKey.generate(2048)
+    return HostKey(private=key, public_line=f"ssh-rsa {key.get_base64()}")
+
+
 def make_ecdsa_host_key() -> HostKey:
     key = paramiko.ECDSAKey.generate()
     return HostKey(private=key, public_line=f"{key.get_name()} {key.get_base64()}")
@@ -192,11 +197,20 @@ class CountingServer:
 class FtpServer(CountingServer):
     """pyftpdlib on its own IOLoop in a thread; ``certfile`` makes it FTPS (explicit TLS)."""
 
-    def __init__(self, home: Path, users: Mapping[str, str], certfile: Path | None = None) -> None:
+    def __init__(
+        self,
+        home: Path,
+        users: Mapping[str, str],
+        certfile: Path | None = None,
+        *,
+        read_only: Mapping[str, str] | None = None,
+    ) -> None:
         (home / DIRECTORY.strip("/")).mkdir(parents=True, exist_ok=True)
         authorizer = DummyAuthorizer()
         for username, password in users.items():
             authorizer.add_user(username, password, str(home), perm="elradfmwMT")
+        for username, password in (read_only or {}).items():
+            authorizer.add_user(username, password, str(home), perm="elr")
         self.connections = 0
         self._stop = threading.Event()
         handler = self._handler_class(authorizer, certfile)
@@ -239,14 +253,17 @@ class FtpServer(CountingServer):
 
 
 class _PasswordServer(paramiko.ServerInterface):
-    def __init__(self, users: Mapping[str, str]) -> None:
+    def __init__(self, users: Mapping[str, str], auths: str) -> None:
         self._users = users
+        self._auths = auths
 
     def get_allowed_auths(self, username: str) -> str:
-        return "password"
+        return self._auths
 
     def check_auth_password(self, username: str, password: str) -> int:
-        if username in self._users and self._users[username] == password:
+        # paramiko does not enforce get_allowed_auths itself; a real server would.
+        allowed = "password" in self._auths.split(",")
+        if allowed and username in self._users and self._users[username] == password:
             return AUTH_SUCCESSFUL
         return AUTH_FAILED
 
@@ -323,8 +340,16 @@ class _RootedSftp(paramiko.SFTPServerInterface):
 class SftpServer(CountingServer):
     """paramiko in server mode: password logins, one folder served as "/"."""
 
-    def __init__(self, home: Path, users: Mapping[str, str], host_key: paramiko.PKey) -> None:
+    def __init__(
+        self,
+        home: Path,
+        users: Mapping[str, str],
+        host_key: paramiko.PKey,
+        *,
+        auths: str = "password",
+    ) -> None:
         (home / DIRECTORY.strip("/")).mkdir(parents=True, exist_ok=True)
+        self._auths = auths
         self._home = str(home)
         self._users = dict(users)
         self._host_key = host_key
@@ -346,7 +371,9 @@ class SftpServer(CountingServer):
             transport = paramiko.Transport(conn)
             transport.add_server_key(self._host_key)
             transport.set_subsystem_handler("sftp", paramiko.SFTPServer, _RootedSftp, self._home)
-            transport.start_server(event=threading.Event(), server=_PasswordServer(self._users))
+            transport.start_server(
+                event=threading.Event(), server=_PasswordServer(self._users, self._auths)
+            )
             self._transports.append(transport)
 
     def start(self) -> SftpServer:

@@ -215,3 +215,21 @@ def _port(repo: ConfigRepo, key: str) -> int:
     text = repo.path_of(key).read_text()
     line = next(line for line in text.splitlines() if line.strip().startswith("port:"))
     return int(line.split(":")[1])
+
+
+def test_two_subsidiaries_sharing_one_login_fail_without_naming_it(
+    tmp_path: Path, ftp_server: FtpServer
+) -> None:
+    settings = default_settings()
+    settings["policy"] = {"allowed_hosts": ["127.0.0.1"]}
+    shared = make_config_repo(
+        tmp_path,
+        [_doc(1, "one", ftp_server, "ftp", "canary"), _doc(2, "two", ftp_server, "ftp", "canary")],
+        settings=settings,
+    )
+    result = verify(shared)
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[-1] == "2 of 2 logins verified"
+    assert "the same RTS FTP username as config/subsidiaries/one.yaml" in result.stderr
+    assert "two.yaml" in result.stderr
+    assert "canary" not in result.stderr

@@ -15,6 +15,7 @@ from tests.verify.servers import (
     FtpServer,
     SftpServer,
     SilentServer,
+    running,
     unused_port,
 )
 
@@ -106,3 +107,13 @@ class _Nowhere(CountingServer):
     def __init__(self, port: int) -> None:
         self.port = port
         self.connections = 0
+
+
+def test_a_read_only_login_fails_only_the_write_probe(tmp_path: Path) -> None:
+    with running(FtpServer(tmp_path, {}, read_only={"reader": "r-pass"})) as server:
+        settings = target(server, FTP)
+        assert run(settings, login("reader", "r-pass")).ok
+        result = run(settings, login("reader", "r-pass"), write_probe=True)
+    assert not result.ok
+    assert result.reason.startswith(f"127.0.0.1:{server.port} answered '550")
+    assert f"while uploading the probe file {PROBE_PREFIX}" in result.reason

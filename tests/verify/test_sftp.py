@@ -16,6 +16,8 @@ from tests.verify.servers import (
     SftpServer,
     SilentServer,
     make_ed25519_host_key,
+    make_rsa_host_key,
+    running,
 )
 
 SFTP = FtpProtocol.SFTP
@@ -126,3 +128,20 @@ def test_a_server_that_says_nothing_times_out(
         f"{silent_server.port}: the server accepted the connection but did not answer"
     )
     assert result.seconds < 3
+
+
+def test_an_rsa_host_key_can_be_pinned(tmp_path: Path) -> None:
+    key = make_rsa_host_key()
+    with running(SftpServer(tmp_path, USERS, key.private)) as server:
+        result = run(target(server, SFTP, host_key=key.public_line))
+    assert result.ok, result.reason
+
+
+def test_a_server_without_password_logins_says_what_it_allows(
+    tmp_path: Path, ed25519_key: HostKey
+) -> None:
+    with running(SftpServer(tmp_path, USERS, ed25519_key.private, auths="publickey")) as server:
+        result = run(target(server, SFTP, host_key=ed25519_key.public_line))
+    assert result.reason == (
+        f"127.0.0.1:{server.port} does not accept password logins (it allows: publickey)"
+    )
