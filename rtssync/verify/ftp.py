@@ -78,6 +78,7 @@ def _run(
     *,
     secure: ftplib.FTP_TLS | None,
 ) -> None:
+    answering = True
     try:
         _greet(client, attempt)
         if secure is not None:
@@ -91,8 +92,11 @@ def _run(
             _write_probe(client, attempt)
     except ftplib.Error as error:
         raise VerifyFailure(_reply_reason(error, attempt)) from None
+    except BaseException:
+        answering = False
+        raise
     finally:
-        _close(client)
+        _close(client, polite=answering and client.welcome is not None)
 
 
 def _greet(client: ftplib.FTP, attempt: Attempt) -> None:
@@ -180,9 +184,10 @@ def _first_line(error: BaseException) -> str:
     return "".join(ch if ch.isprintable() else "?" for ch in line)[:120]
 
 
-def _close(client: ftplib.FTP) -> None:
-    """Say goodbye if the server still listens, without letting a slow QUIT cost a timeout."""
-    if client.sock is not None:
+def _close(client: ftplib.FTP, *, polite: bool) -> None:
+    """QUIT to a server that has been answering; just hang up on one that is silent, broken
+    or not FTP at all, where waiting for a goodbye would only add another timeout."""
+    if polite and client.sock is not None:
         with suppress(OSError, EOFError, ftplib.Error):
             client.sock.settimeout(min(client.sock.gettimeout() or 1.0, 1.0))
             client.quit()
