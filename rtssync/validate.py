@@ -81,8 +81,11 @@ def validate_repository(root: Path, config_file: Path) -> ValidationResult:
     if not config_file.is_file():
         return ValidationResult(None, (), tuple(settings_problems))  # probably the wrong folder
     if settings is None:
-        # The folder may still be readable at its default place; report its files too.
+        # The files may still be at the default place; if so, report theirs too (one run, all
+        # problems), else only the settings' (a missing folder would be a red herring).
         settings = Settings(root=root, source=config_file)
+        if not settings.subsidiaries_dir.is_dir():
+            return ValidationResult(None, (), tuple(settings_problems))
         result = validate_subsidiaries(settings)
         return ValidationResult(None, result.documents,
                                 (*settings_problems, *result.problems), result.incomplete)

@@ -271,3 +271,11 @@ def test_a_credential_value_is_never_shown_not_even_as_the_number_it_became(raw:
         f"{F}:3:15: factoring.ftp.password: this value is not read as text by YAML; quote it",
         f"{F}:4:15: factoring.ftp.username: this value is not read as text by YAML; quote it",
     ]
+
+
+def test_windows_line_endings_and_a_byte_order_mark_load_with_the_right_lines() -> None:
+    doc = load("\ufeffname: Alpha\r\nnoa: |\r\n  line one\r\n  line two\r\nport: 21\r\n")
+
+    assert doc.ok
+    assert doc.data == {"name": "Alpha", "noa": "line one\nline two\n", "port": 21}
+    assert str(doc.location_of(("port",))) == f"{F}:5:7"

@@ -211,3 +211,15 @@ def test_broken_settings_and_broken_files_are_reported_together(repo: ConfigRepo
 )
 def test_line_endings_normalize_to_lf(raw: str, normalized: str) -> None:
     assert normalize_line_endings(raw) == normalized
+
+
+def test_broken_settings_elsewhere_do_not_add_a_missing_folder_red_herring(
+    repo: ConfigRepo,
+) -> None:
+    (repo.subsidiaries_dir).rename(repo.root / "subs")
+    repo.settings_file.write_text("config_dir: subs\nprune: maybe\n")
+
+    assert messages(repo) == [
+        "rtssync.yaml:2:8: prune: must be true or false, not text (true lets a removed "
+        "subsidiary file remove its RTS FTP setup from the TMS; default false)",
+    ]
