@@ -7,43 +7,38 @@ How to plug a backend in
 ------------------------
 Subclass :class:`TmsContract` in a ``test_*.py`` module under ``tests/`` and override the
 ``backend`` fixture. It must yield a backend over a **fresh, empty TMS** for every test and may
-clean up after the ``yield``. For the http backend, for example::
-
-    # tests/tms/test_http.py
-    from collections.abc import Iterator
-    from pathlib import Path
-
-    import pytest
-
-    from rtssync.tms.base import TmsBackend
-    from rtssync.tms.local import LocalBackend
+clean up after the ``yield``. The http backend does it like this (``tests/tms/test_http.py``)::
 
     from .contract import TmsContract, TmsSide
+    from .server_fixture import RunningServer, run_server
 
 
     class TestHttpBackendContract(TmsContract):
         @pytest.fixture
-        def db_path(self, tmp_path: Path) -> Path:
-            return tmp_path / "tms.sqlite"
+        def server(self, tmp_path: Path) -> Iterator[RunningServer]:
+            with run_server(tmp_path / "tms.sqlite", rate_limit=5000.0) as server:
+                yield server                                # real server on 127.0.0.1
 
         @pytest.fixture
-        def backend(self, db_path: Path) -> Iterator[TmsBackend]:
-            with start_reference_server(db_path) as url:      # real server on 127.0.0.1
-                client = HttpBackend(url, client_id=..., client_secret=...)
-                yield client
-                client.close()
+        def backend(self, server: RunningServer) -> Iterator[TmsBackend]:
+            client = HttpBackend(server.url, ...)
+            yield client
+            client.close()
 
         @pytest.fixture
-        def tms_side(self, db_path: Path) -> Iterator[TmsSide]:
-            # Optional: the store behind the server, to make "UI" edits and check stored
-            # passwords. Without this override the tests that need it are skipped.
-            with LocalBackend(db_path) as store:
-                yield store
+        def tms_side(self, server: RunningServer) -> Iterator[TmsSide]:
+            # Optional: the store behind the server (a LocalBackend), to make "UI" edits and
+            # check stored passwords. Without this override the tests that need it are skipped.
+            yield server.store
 
 The suite creates up to :attr:`TmsContract.many_subsidiaries` (250) subsidiaries in one test, so
 a rate-limited server must either allow that in reasonable time or the client must honour 429
 Retry-After (which it should anyway). Lower the attribute in a subclass only for a backend that
 cannot do better, and say why.
+
+Stable names other suites import from here: :class:`TmsContract`, :class:`TmsSide`, ``Write``,
+``EVERY_WRITE``, ``FTP``, ``SFTP``, ``FACTORING``, ``APPLIED``, ``UNICODE_NOTICE``,
+``SAMPLE_PASSWORD``, :func:`sample_fields`, :func:`login`, :func:`new_key`.
 
 Everything here talks to the backend through the protocol only; the only backend-specific hook
 is ``tms_side``, typed by the small :class:`TmsSide` protocol that
