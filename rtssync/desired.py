@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rtssync.config import Settings
+from rtssync.errors import Problem
 from rtssync.load import LoadedDocument, dotted
 from rtssync.model import (
     DesiredFactoring,
@@ -28,6 +29,7 @@ from rtssync.model import (
 )
 from rtssync.validate import (
     SubsidiaryDocument,
+    duplicate_username_problems,
     normalized_data,
     raise_for_problems,
     validate_subsidiaries,
@@ -122,3 +124,19 @@ def locations(doc: LoadedDocument) -> dict[str, SourceLocation]:
             for path in doc.value_marks
             if path and path[0] != "sops"}
 
+
+
+def reused_login_problems(subsidiaries: Mapping[str, DesiredSubsidiary],
+                          usernames: Mapping[str, str]) -> list[Problem]:
+    """The one-login-per-subsidiary rule for callers holding keys (plan, apply, verify).
+
+    ``usernames`` is key -> decrypted RTS FTP username (what ``plan``'s ``decrypt_usernames``
+    returns). ``validate`` cannot check this without keys; see :mod:`rtssync.validate`.
+    """
+    located = {}
+    for key, username in usernames.items():
+        subsidiary = subsidiaries[key]
+        where = subsidiary.locations.get("factoring.ftp.username") or SourceLocation(
+            subsidiary.source, 1, 1)
+        located[key] = (username, where)
+    return duplicate_username_problems(located)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rtssync.config import load_settings
-from rtssync.desired import DesiredState, load_desired_state
+from rtssync.desired import DesiredState, load_desired_state, reused_login_problems
 from rtssync.errors import ConfigError
 from rtssync.model import (
     FactoringProvider,
@@ -128,3 +128,19 @@ def test_every_blocking_problem_is_raised_at_once(tmp_path: Path) -> None:
         "config/subsidiaries/sub-2.yaml:19:15: factoring.ftp.port: 0 is below the minimum 1 "
         "(TCP port from 1 to 65535: 21 for ftp, 22 for sftp)",
     ]
+
+
+def test_with_keys_a_reused_rts_login_is_named_in_both_files(tmp_path: Path) -> None:
+    reused = subsidiary(2)
+    reused["factoring"]["ftp"]["username"] = "rts-sub-1"
+    repo = make_config_repo(tmp_path, [subsidiary(1), reused, subsidiary(3)])
+    state = desired_of(repo)
+    usernames = {key: repo.sops_decrypt(key)["factoring"]["ftp"]["username"] for key in repo.keys}
+
+    problems = reused_login_problems(state.subsidiaries, usernames)
+
+    assert [str(p) for p in problems] == [
+        "config/subsidiaries/sub-2.yaml:22:19: factoring.ftp.username: the same RTS FTP "
+        f"username as {S1}:22:19; RTS issues one login per subsidiary, so each file needs its own"
+    ]
+    assert reused_login_problems(state.subsidiaries, {"sub-1": "a", "sub-3": "b"}) == []
