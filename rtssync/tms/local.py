@@ -121,6 +121,8 @@ class LocalBackend:
         one creates or deletes visits each match exactly once. ``name_contains`` ignores case.
         """
         checks.check_page(page, page_size)
+        if ids is not None:
+            checks.check_ids(ids)
         where, params = search_filter(name_contains, mc_number, dot_number, ids)
         with self._reading() as db:
             count = "SELECT COUNT(*) FROM subsidiaries AS s" + where  # noqa: S608 - see search_filter

@@ -6,6 +6,8 @@ server refuse exactly the same things. Messages name fields, never values that c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rtssync.errors import TmsError
 from rtssync.model import AppliedFrom, FtpCredentials, FtpSettings, SubsidiaryFields
 
@@ -77,6 +79,12 @@ def check_idempotency_key(key: str) -> None:
         raise TmsError("a create needs a non-empty idempotency key")
     if len(key) > MAX_IDEMPOTENCY_KEY_CHARS:
         raise TmsError(f"an idempotency key has at most {MAX_IDEMPOTENCY_KEY_CHARS} characters")
+
+
+def check_ids(ids: Sequence[str]) -> None:
+    """A search by ids is for a page's worth of known subsidiaries, not the whole TMS."""
+    if len(ids) > MAX_PAGE_SIZE:
+        raise TmsError(f"a search names at most {MAX_PAGE_SIZE} ids, not {len(ids)}")
 
 
 def check_page(page: int, page_size: int) -> None:

@@ -114,7 +114,12 @@ def connect(path: Path, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> sqlit
 
     ``check_same_thread`` is off because the caller serialises use of the connection itself.
     """
-    create_private_file(path)
+    try:
+        create_private_file(path)
+    except OSError as exc:
+        raise LocalStoreError(
+            f"cannot create the local TMS store {path}: {exc.strerror or exc}"
+        ) from exc
     try:
         db = sqlite3.connect(
             path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False

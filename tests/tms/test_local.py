@@ -171,6 +171,12 @@ def test_a_writer_locked_out_past_the_timeout_fails_cleanly(db_path: Path) -> No
         assert backend.set_invoicing(sub.tms_id, FACTORING, if_match=sub.etag).invoicing
 
 
+def test_a_store_that_cannot_be_created_is_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(LocalStoreError, match=r"cannot create the local TMS store .*a-file"):
+        LocalBackend(tmp_path / "a-file" / "tms.sqlite")
+
+
 def test_a_closed_backend_says_so(db_path: Path) -> None:
     backend = LocalBackend(db_path)
     backend.close()
@@ -334,6 +340,11 @@ def test_search_filters_must_all_match(backend: LocalBackend) -> None:
     assert backend.search(0, 10, mc_number="777").items == []  # numbers match exactly
     assert backend.search(0, 10, ids=[other.tms_id, "sub_nope"]).items == [other]
     assert backend.search(0, 10, ids=[]) == ([], 0)
+
+
+def test_search_by_too_many_ids_is_refused(backend: LocalBackend) -> None:
+    with pytest.raises(TmsError, match="at most 1000 ids"):
+        backend.search(0, 10, ids=[f"sub_{n}" for n in range(1001)])
 
 
 @pytest.mark.parametrize(("page", "page_size"), [(-1, 10), (0, 0), (0, 1001)])
