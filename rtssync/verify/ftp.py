@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ftplib
 import io
+import socket
 import ssl
 import uuid
 from contextlib import suppress
@@ -45,8 +46,31 @@ def check_ftps(
     context = tls_context(options)
     if not options.tls_verify:
         attempt.warn(INSECURE_TLS_WARNING)
-    client = ftplib.FTP_TLS(context=context, timeout=attempt.timeout)  # noqa: S321 (TLS)
+    client = SessionReusingFtpTls(context=context, timeout=attempt.timeout)
     _run(client, settings, credentials, attempt, options, secure=client)
+
+
+class SessionReusingFtpTls(ftplib.FTP_TLS):
+    """FTP_TLS whose data connections resume the control connection's TLS session.
+
+    vsftpd (``require_ssl_reuse``, on by default) and other hardened servers refuse a data
+    connection that starts a fresh TLS session, so without this a correct login would fail at
+    the listing. Resuming also proves the data channel talks to the same server.
+    """
+
+    def ntransfercmd(
+        self, cmd: str, rest: int | str | None = None
+    ) -> tuple[socket.socket, int | None]:
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)  # noqa: S321 (wrapped below)
+        if self.protected:
+            session = self.sock.session if isinstance(self.sock, ssl.SSLSocket) else None
+            conn = self.context.wrap_socket(conn, server_hostname=self.host, session=session)
+        return conn, size
+
+    @property
+    def protected(self) -> bool:
+        """True after PROT P (ftplib keeps this in a private attribute)."""
+        return bool(getattr(self, "_prot_p", False))
 
 
 def tls_context(options: VerifyOptions) -> ssl.SSLContext:

@@ -237,7 +237,8 @@ class FtpServer(CountingServer):
 
     def _serve(self) -> None:
         while not self._stop.is_set():
-            self._server.serve_forever(timeout=0.02, blocking=False, handle_exit=False)
+            # The IOLoop directly: serve_forever() would log "starting" on every round.
+            self._server.ioloop.loop(timeout=0.02, blocking=False)
         self._server.close_all()
 
     def start(self) -> FtpServer:

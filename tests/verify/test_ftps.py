@@ -3,13 +3,14 @@ turns checking off out loud."""
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 
 import pytest
 
 from rtssync.model import FtpProtocol
-from rtssync.verify.ftp import INSECURE_TLS_WARNING
-from tests.verify.conftest import USERS, login, run, target
+from rtssync.verify.ftp import INSECURE_TLS_WARNING, SessionReusingFtpTls
+from tests.verify.conftest import FAST, USERS, login, run, target
 from tests.verify.servers import DIRECTORY, FtpServer, Pki
 
 FTPS = FtpProtocol.FTPS
@@ -96,3 +97,22 @@ def test_a_ca_bundle_that_is_not_pem_is_named(ftps_server: FtpServer, tmp_path: 
     result = run(target(ftps_server, FTPS), ca_bundle=garbage)
     assert not result.ok
     assert result.reason.startswith(f"cannot use CA bundle {garbage}")
+
+
+def test_data_connections_resume_the_control_tls_session(ftps_server: FtpServer, pki: Pki) -> None:
+    """Servers like vsftpd (require_ssl_reuse) refuse data connections that do not."""
+    context = ssl.create_default_context(cafile=str(pki.ca_bundle))
+    client = SessionReusingFtpTls(context=context, timeout=FAST)
+    try:
+        client.connect("127.0.0.1", ftps_server.port)
+        client.auth()
+        client.login("canary", USERS["canary"])
+        client.prot_p()
+        data, _size = client.ntransfercmd("LIST")
+        with data:
+            assert isinstance(data, ssl.SSLSocket)
+            assert data.session_reused
+            data.recv(1024)
+        client.voidresp()
+    finally:
+        client.close()
