@@ -146,6 +146,10 @@ def _configure(db: sqlite3.Connection, busy_timeout_s: float) -> None:
     if str(mode).lower() != "wal":
         raise TmsError(f"the local TMS store cannot use WAL mode (got {mode!r})")
     db.execute("PRAGMA synchronous = NORMAL")
+    # Passwords live in this file: zero what a rotation or removal frees instead of leaving the
+    # old password in free pages, and keep SQLite's scratch data in memory, never in /tmp.
+    db.execute("PRAGMA secure_delete = ON")
+    db.execute("PRAGMA temp_store = MEMORY")
     # Unicode-aware case folding for name search (SQLite's lower() only knows ASCII).
     db.create_function("casefold", 1, _casefold, deterministic=True)
 

@@ -493,3 +493,22 @@ def test_no_local_read_or_error_carries_the_password(
         assert canary_password not in repr(thing)
         assert canary_password not in str(thing)
     assert backend.password_matches(sub.tms_id, Secret(canary_password))
+
+
+def test_a_rotated_or_removed_password_does_not_linger_in_the_files(
+    db_path: Path, canary_password: str
+) -> None:
+    """The TMS must hold the current password, but not the ones it was told to forget."""
+    with LocalBackend(db_path) as backend:
+        rotated = TmsContract.configured(backend, password=canary_password)
+        backend.put_rts_ftp(
+            rotated.tms_id, FTP, credentials=login("new-Pass"), credentials_revision="cr1-b",
+            if_match=rotated.etag,
+        )  # fmt: skip
+        removed = TmsContract.configured(backend, password=canary_password[::-1])
+        backend.remove_rts_ftp(removed.tms_id, if_match=removed.etag)
+        assert backend.password_matches(rotated.tms_id, Secret("new-Pass"))
+    on_disk = b"".join(path.read_bytes() for path in db_path.parent.iterdir())
+    assert b"new-Pass" in on_disk  # the current one is there: this is the TMS's own store
+    assert canary_password.encode() not in on_disk
+    assert canary_password[::-1].encode() not in on_disk
