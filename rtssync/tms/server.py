@@ -187,7 +187,9 @@ def api(handler: Handler) -> Handler:
         except ConflictError:
             raise _precondition_failed(request) from None
         except TmsError as error:
-            raise ProblemError(422, str(error)) from None
+            # Well-formed (the schema passed) but refused by the store: a conflict with the
+            # subsidiary's state, such as FTP settings without a stored login.
+            raise ProblemError(409, str(error)) from None
 
     return guarded
 
@@ -241,7 +243,7 @@ async def create(request: Request) -> Response:
     replay = state.replays.get(key)
     if replay is not None:
         if replay.fingerprint != fingerprint:
-            raise ProblemError(422, "this Idempotency-Key was used for a different create")
+            raise ProblemError(409, "this Idempotency-Key was used for a different create")
         return Response(replay.body, 201, replay.headers, media_type="application/json")
     outcome = state.store.create_or_replay(wire.fields_from_json(body), idempotency_key=key)
     response = subsidiary_response(outcome.subsidiary, 201)
@@ -348,20 +350,34 @@ async def ui_delete(request: Request) -> Response:
 
 SUBSIDIARY = "/api/v1/subsidiaries/{id}"
 
+
+def by_method(**handlers: Handler) -> Handler:
+    """One endpoint for several methods of one path, so that a 405's Allow header lists every
+    method the path has (one Route per method would list only its own)."""
+
+    async def dispatch(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        return await handlers[method](request)
+
+    return dispatch
+
+
+def _route(path: str, **handlers: Handler) -> Route:
+    return Route(path, by_method(**handlers), methods=list(handlers))
+
+
 ROUTES = [
-    Route("/oauth/token", token, methods=["POST"]),
-    Route("/api/v1/subsidiaries/search", api(search), methods=["POST"]),
-    Route("/api/v1/subsidiaries", api(create), methods=["POST"]),
-    Route(SUBSIDIARY, api(get_one), methods=["GET"]),
-    Route(SUBSIDIARY, api(patch_fields), methods=["PATCH"]),
-    Route(SUBSIDIARY + "/notice-of-assignment", api(put_notice), methods=["PUT"]),
-    Route(SUBSIDIARY + "/invoicing", api(put_invoicing), methods=["PUT"]),
-    Route(SUBSIDIARY + "/rts-ftp", api(put_rts_ftp), methods=["PUT"]),
-    Route(SUBSIDIARY + "/rts-ftp", api(delete_rts_ftp), methods=["DELETE"]),
-    Route(SUBSIDIARY + "/applied-from", api(put_applied), methods=["PUT"]),
-    Route(SUBSIDIARY + "/ui-edit", api(ui_edit), methods=["PATCH"]),
-    Route("/api/v1/ui/subsidiaries", api(ui_create), methods=["POST"]),
-    Route("/api/v1/ui/subsidiaries/{id}", api(ui_delete), methods=["DELETE"]),
+    _route("/oauth/token", POST=token),
+    _route("/api/v1/subsidiaries/search", POST=api(search)),
+    _route("/api/v1/subsidiaries", POST=api(create)),
+    _route(SUBSIDIARY, GET=api(get_one), PATCH=api(patch_fields)),
+    _route(SUBSIDIARY + "/notice-of-assignment", PUT=api(put_notice)),
+    _route(SUBSIDIARY + "/invoicing", PUT=api(put_invoicing)),
+    _route(SUBSIDIARY + "/rts-ftp", PUT=api(put_rts_ftp), DELETE=api(delete_rts_ftp)),
+    _route(SUBSIDIARY + "/applied-from", PUT=api(put_applied)),
+    _route(SUBSIDIARY + "/ui-edit", PATCH=api(ui_edit)),
+    _route("/api/v1/ui/subsidiaries", POST=api(ui_create)),
+    _route("/api/v1/ui/subsidiaries/{id}", DELETE=api(ui_delete)),
 ]
 
 

@@ -215,9 +215,9 @@ def test_the_same_idempotency_key_gets_the_same_response(client: httpx.Client) -
     assert listed["total"] == 1
 
 
-def test_reusing_an_idempotency_key_for_another_create_is_422(client: httpx.Client) -> None:
+def test_reusing_an_idempotency_key_for_another_create_is_409(client: httpx.Client) -> None:
     create(client, 1, key="same")
-    assert_problem(create(client, 2, key="same"), 422)
+    assert_problem(create(client, 2, key="same"), 409)
 
 
 def test_a_create_needs_an_idempotency_key(client: httpx.Client) -> None:
