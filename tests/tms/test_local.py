@@ -282,6 +282,24 @@ def test_processes_opening_a_new_file_at_once_migrate_it_once(db_path: Path) -> 
     assert integrity(db_path) == ["ok"]
 
 
+SAME_KEY_WORKER = """
+import sys
+from rtssync.model import SubsidiaryFields
+from rtssync.tms.local import LocalBackend
+with LocalBackend(sys.argv[1]) as backend:
+    made = backend.create_subsidiary(SubsidiaryFields("Same", "1", "2"), idempotency_key="same")
+print(made.tms_id)
+"""
+
+
+def test_processes_creating_with_one_key_at_once_create_one(db_path: Path) -> None:
+    """Two applies retrying the same create at the same moment still make one subsidiary."""
+    workers = [start_worker(SAME_KEY_WORKER, db_path) for _ in range(4)]
+    ids = {finish(worker).strip() for worker in workers}
+    with LocalBackend(db_path) as backend:
+        assert [s.tms_id for s in backend.list_subsidiaries()] == list(ids)
+
+
 def test_threads_sharing_one_backend_lose_no_update(db_path: Path) -> None:
     with LocalBackend(db_path) as backend:
         sub = backend.create_subsidiary(sample_fields(), idempotency_key="k")
