@@ -16,10 +16,9 @@ import click
 
 from rtssync.cli import CliContext
 from rtssync.config import load_settings
-from rtssync.desired import load_desired_state
+from rtssync.desired import load_desired_state, reused_login_problems
 from rtssync.errors import RtssyncError
 from rtssync.model import DesiredSubsidiary
-from rtssync.validate import duplicate_username_problems
 from rtssync.verify.credentials import Usernames, remembering_usernames, sops_credentials
 from rtssync.verify.options import VerifyOptions
 from rtssync.verify.report import print_table, render_json, render_plain
@@ -86,7 +85,7 @@ def command(
     source = remembering_usernames(sops_credentials(), usernames)
     checks = verify_subsidiaries(selected, source, options, concurrency=concurrency)
     report(checks, output_format)
-    reused = duplicate_username_problems(usernames)
+    reused = reused_login_problems(desired.subsidiaries, usernames)
     for problem in reused:
         click.echo(f"error: {problem}", err=True)
     if reused or not all(check.ok for check in checks):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 from rtssync.errors import RtssyncError, SopsError
-from rtssync.model import DesiredSubsidiary, FtpCredentials, Secret, SourceLocation
+from rtssync.model import DesiredSubsidiary, FtpCredentials, Secret
 from rtssync.sops import Identities, decrypt_values, find_identities
 from rtssync.verify.result import VerifyFailure
 from rtssync.verify.runner import CredentialSource
@@ -62,8 +62,9 @@ def _text(value: object, name: str, subsidiary: DesiredSubsidiary) -> str:
     raise SopsError(f"{subsidiary.source.name}: factoring.ftp.{name} did not decrypt to text")
 
 
-Usernames = dict[str, tuple[str, SourceLocation]]
-"""Subsidiary key -> (decrypted username, where it is written), for the one-login rule."""
+
+Usernames = dict[str, str]
+"""Subsidiary key -> decrypted RTS FTP username, for the one-login-per-subsidiary rule."""
 
 
 def remembering_usernames(source: CredentialSource, seen: Usernames) -> CredentialSource:
@@ -71,16 +72,12 @@ def remembering_usernames(source: CredentialSource, seen: Usernames) -> Credenti
 
     RTS issues one login per subsidiary; without keys ``validate`` cannot compare usernames
     (equal plaintext encrypts differently per file), so verify, which decrypts them anyway,
-    checks the rule for real with :func:`rtssync.validate.duplicate_username_problems`.
+    checks the rule for real with :func:`rtssync.desired.reused_login_problems`.
     """
 
     def decrypt(subsidiary: DesiredSubsidiary) -> FtpCredentials:
         credentials = source(subsidiary)
-        where = subsidiary.locations.get(".".join(USERNAME_PATH))
-        seen[subsidiary.key] = (
-            credentials.username,
-            where or SourceLocation(subsidiary.source, 1, 1),
-        )
+        seen[subsidiary.key] = credentials.username
         return credentials
 
     return decrypt

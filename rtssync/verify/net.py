@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import socket
+import time
 
 from rtssync.verify.result import Attempt, VerifyFailure
 
@@ -42,10 +43,15 @@ def peek_greeting(sock: socket.socket, attempt: Attempt) -> bytes:
     of a multi-line reply and waits for its end.
     """
     attempt.stage = "waiting for the server's greeting"
-    first = sock.recv(256, socket.MSG_PEEK)
-    if not first:
-        raise VerifyFailure(f"{attempt.address} closed the connection without a greeting")
-    return first
+    deadline = time.monotonic() + attempt.timeout
+    while True:
+        first = sock.recv(256, socket.MSG_PEEK)
+        if not first:
+            raise VerifyFailure(f"{attempt.address} closed the connection without a greeting")
+        # A greeting may arrive in pieces; four bytes ("220 ", "SSH-") or a line tell enough.
+        if len(first) >= 4 or b"\n" in first or time.monotonic() >= deadline:
+            return first
+        time.sleep(0.01)
 
 
 def greeting_text(first: bytes) -> str:

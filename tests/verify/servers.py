@@ -393,9 +393,13 @@ class SftpServer(CountingServer):
 
 
 class SilentServer(CountingServer):
-    """Accepts connections and never sends a byte: what a hung server looks like."""
+    """Accepts connections and never sends a byte: what a hung server looks like.
 
-    def __init__(self) -> None:
+    With ``hang_up`` it closes each connection at once instead (a crashing or refusing daemon).
+    """
+
+    def __init__(self, *, hang_up: bool = False) -> None:
+        self._hang_up = hang_up
         self._listener = socket.create_server((LOOPBACK, 0))
         self._listener.settimeout(0.05)
         self.port = int(self._listener.getsockname()[1])
@@ -409,7 +413,10 @@ class SilentServer(CountingServer):
             with suppress(TimeoutError):
                 conn, _peer = self._listener.accept()
                 self.connections += 1
-                self._held.append(conn)
+                if self._hang_up:
+                    conn.close()
+                else:
+                    self._held.append(conn)
 
     def start(self) -> SilentServer:
         self._thread.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,36 @@ def test_a_read_only_login_fails_only_the_write_probe(tmp_path: Path) -> None:
     assert not result.ok
     assert result.reason.startswith(f"127.0.0.1:{server.port} answered '550")
     assert f"while uploading the probe file {PROBE_PREFIX}" in result.reason
+
+
+@pytest.mark.parametrize("protocol", [FtpProtocol.FTP, FtpProtocol.SFTP])
+def test_a_server_that_hangs_up_at_once_is_named(protocol: FtpProtocol) -> None:
+    with running(SilentServer(hang_up=True)) as server:
+        result = run(target(server, protocol, host_key=_ANY_KEY))
+    assert result.reason == f"127.0.0.1:{server.port} closed the connection without a greeting"
+
+
+def test_a_greeting_split_across_packets_is_still_ftp(tmp_path: Path) -> None:
+    with running(_SlowGreeter()) as server:
+        result = run(target(server, FTP), timeout=1)
+    # The greeting is recognised as FTP; this server then stops answering (it only greets).
+    assert result.reason.startswith("timed out after 1 s while logging in")
+
+
+_ANY_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+
+
+class _SlowGreeter(SilentServer):
+    """Sends "2", then "20 hello" a moment later: a greeting in two TCP segments."""
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _peer = self._listener.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            self._held.append(conn)
+            conn.sendall(b"2")
+            time.sleep(0.1)
+            conn.sendall(b"20 hello\r\n")
