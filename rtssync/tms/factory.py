@@ -47,6 +47,8 @@ def open_backend(settings: Settings) -> TmsBackend:
 def _require_remote_settings(settings: Settings) -> None:
     kind = settings.tms.kind
     if not (settings.tms.url or "").strip():
+        # Required even for alvys, whose backend knows the production URL: which TMS an apply
+        # changes must be written down, never a default that could be production.
         raise RtssyncError(
             f"{settings.source}: tms.kind is {kind.value} but tms.url is not set; "
             "add the TMS's base URL under tms.url"

@@ -9,6 +9,7 @@ import pytest
 from rtssync.config import Settings, TmsKind, TmsSettings
 from rtssync.errors import RtssyncError
 from rtssync.model import SubsidiaryFields
+from rtssync.tms.alvys import AlvysBackend
 from rtssync.tms.factory import CLIENT_ID_ENV, CLIENT_SECRET_ENV, open_backend
 from rtssync.tms.local import LocalBackend
 
@@ -89,3 +90,16 @@ def test_http_talks_to_the_tms_at_the_configured_url(
             assert backend.list_subsidiaries() == [made]
         finally:
             backend.close()
+
+
+def test_alvys_opens_the_alvys_adapter_at_the_configured_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(CLIENT_ID_ENV, "id")
+    monkeypatch.setenv(CLIENT_SECRET_ENV, "secret")
+    tms = TmsSettings(kind=TmsKind.ALVYS, url="https://alvys.example.test")
+    backend = open_backend(settings_for(tmp_path, tms))  # constructing it sends nothing
+    try:
+        assert isinstance(backend, AlvysBackend)
+    finally:
+        backend.close()
