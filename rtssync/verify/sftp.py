@@ -22,6 +22,7 @@ from paramiko.pkey import UnknownKeyType
 from rtssync.model import FtpCredentials, FtpSettings
 from rtssync.verify.net import FTP_REPLY, greeting_text, open_connection, peek_greeting
 from rtssync.verify.options import VerifyOptions
+from rtssync.verify.reasons import timeout_reason
 from rtssync.verify.result import Attempt, VerifyFailure
 
 PROBE_PREFIX = ".rtssync-verify-"
@@ -159,9 +160,11 @@ def _ssh_reason(error: paramiko.SSHException, attempt: Attempt, expected: parami
     if isinstance(error, paramiko.BadAuthenticationType):
         allowed = ", ".join(error.allowed_types) or "none"
         return f"{attempt.address} does not accept password logins (it allows: {allowed})"
-    if isinstance(error, paramiko.AuthenticationException):
-        return f"login refused by {attempt.address}: check the username and password"
     text = str(error).strip() or type(error).__name__
+    if isinstance(error, paramiko.AuthenticationException):
+        if "timeout" in text.lower():  # paramiko's own auth_timeout, not a refusal
+            return timeout_reason(attempt)
+        return f"login refused by {attempt.address}: check the username and password"
     if "protocol banner" in text:
         return f"{attempt.address} does not speak SSH: set the protocol that server speaks"
     if "no acceptable host key" in text:

@@ -14,6 +14,7 @@ import ipaddress
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -254,15 +255,17 @@ class FtpServer(CountingServer):
 
 
 class _PasswordServer(paramiko.ServerInterface):
-    def __init__(self, users: Mapping[str, str], auths: str) -> None:
+    def __init__(self, users: Mapping[str, str], auths: str, auth_delay: float) -> None:
         self._users = users
         self._auths = auths
+        self._auth_delay = auth_delay
 
     def get_allowed_auths(self, username: str) -> str:
         return self._auths
 
     def check_auth_password(self, username: str, password: str) -> int:
         # paramiko does not enforce get_allowed_auths itself; a real server would.
+        time.sleep(self._auth_delay)
         allowed = "password" in self._auths.split(",")
         if allowed and username in self._users and self._users[username] == password:
             return AUTH_SUCCESSFUL
@@ -348,9 +351,11 @@ class SftpServer(CountingServer):
         host_key: paramiko.PKey,
         *,
         auths: str = "password",
+        auth_delay: float = 0.0,
     ) -> None:
         (home / DIRECTORY.strip("/")).mkdir(parents=True, exist_ok=True)
         self._auths = auths
+        self._auth_delay = auth_delay
         self._home = str(home)
         self._users = dict(users)
         self._host_key = host_key
@@ -372,9 +377,8 @@ class SftpServer(CountingServer):
             transport = paramiko.Transport(conn)
             transport.add_server_key(self._host_key)
             transport.set_subsystem_handler("sftp", paramiko.SFTPServer, _RootedSftp, self._home)
-            transport.start_server(
-                event=threading.Event(), server=_PasswordServer(self._users, self._auths)
-            )
+            interface = _PasswordServer(self._users, self._auths, self._auth_delay)
+            transport.start_server(event=threading.Event(), server=interface)
             self._transports.append(transport)
 
     def start(self) -> SftpServer:

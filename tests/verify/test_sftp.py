@@ -145,3 +145,14 @@ def test_a_server_without_password_logins_says_what_it_allows(
     assert result.reason == (
         f"127.0.0.1:{server.port} does not accept password logins (it allows: publickey)"
     )
+
+
+def test_a_login_that_gets_no_answer_is_a_timeout_not_a_refusal(
+    tmp_path: Path, ed25519_key: HostKey
+) -> None:
+    with running(SftpServer(tmp_path, USERS, ed25519_key.private, auth_delay=2)) as server:
+        result = run(target(server, SFTP, host_key=ed25519_key.public_line), timeout=1)
+    assert result.reason == (
+        f"timed out after 1 s while logging in on 127.0.0.1:{server.port}: "
+        "the server accepted the connection but did not answer"
+    )
