@@ -1,15 +1,13 @@
 """Opening the TMS backend that rtssync.yaml names (DESIGN §2.3, §5).
 
 The remote backends are imported only when asked for, so that ``validate`` and the local
-quickstart never pay for (or break on) the HTTP stack. Their settings are checked here, before
+quickstart never pay for the HTTP stack. Their settings are checked here, before
 any import or network call, so a missing URL or client credential is one clear message.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
-from typing import Protocol, cast
 
 from rtssync.config import Settings, TmsKind
 from rtssync.errors import RtssyncError
@@ -18,16 +16,6 @@ from rtssync.tms.local import LocalBackend
 
 CLIENT_ID_ENV = "RTSSYNC_TMS_CLIENT_ID"
 CLIENT_SECRET_ENV = "RTSSYNC_TMS_CLIENT_SECRET"  # noqa: S105 - the variable name, not a secret
-
-_REMOTE: dict[TmsKind, tuple[str, str]] = {
-    TmsKind.HTTP: ("rtssync.tms.http", "HttpBackend"),
-    TmsKind.ALVYS: ("rtssync.tms.alvys", "AlvysBackend"),
-}
-"""kind -> (module, class); each class has ``from_settings(settings) -> TmsBackend``."""
-
-
-class _RemoteBackendClass(Protocol):
-    def from_settings(self, settings: Settings, /) -> TmsBackend: ...
 
 
 def open_backend(settings: Settings) -> TmsBackend:
@@ -41,7 +29,7 @@ def open_backend(settings: Settings) -> TmsBackend:
     if kind is TmsKind.LOCAL:
         return LocalBackend(settings.root / settings.tms.path)
     _require_remote_settings(settings)
-    return _remote_class(kind).from_settings(settings)
+    return _open_remote(settings)
 
 
 def _require_remote_settings(settings: Settings) -> None:
@@ -63,14 +51,13 @@ def _require_remote_settings(settings: Settings) -> None:
         )
 
 
-def _remote_class(kind: TmsKind) -> _RemoteBackendClass:
-    module_name, class_name = _REMOTE[kind]
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise  # a broken dependency inside the backend is a bug, not a missing backend
-        raise RtssyncError(
-            f"the {kind.value} TMS backend is not available in this installation"
-        ) from exc
-    return cast(_RemoteBackendClass, getattr(module, class_name))
+def _open_remote(settings: Settings) -> TmsBackend:
+    # Imported here, not at the top: only a remote backend pays for the HTTP stack, and
+    # rtssync.tms.http itself imports this module's variable names.
+    if settings.tms.kind is TmsKind.ALVYS:
+        from rtssync.tms.alvys import AlvysBackend
+
+        return AlvysBackend.from_settings(settings)
+    from rtssync.tms.http import HttpBackend
+
+    return HttpBackend.from_settings(settings)
