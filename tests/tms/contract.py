@@ -47,6 +47,7 @@ is ``tms_side``, typed by the small :class:`TmsSide` protocol that
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Iterator
 from typing import ClassVar, Protocol
@@ -240,6 +241,20 @@ class TmsContract:
         a = backend.create_subsidiary(sample_fields(1), idempotency_key=new_key())
         b = backend.create_subsidiary(sample_fields(1), idempotency_key=new_key())
         assert a.tms_id != b.tms_id
+
+    @pytest.mark.parametrize("blank", ["name", "mc_number", "dot_number"])
+    def test_a_blank_field_is_refused_on_create_and_update(
+        self, backend: TmsBackend, blank: str
+    ) -> None:
+        fields = dataclasses.replace(sample_fields(1), **{blank: "  "})
+        with pytest.raises(TmsError):
+            backend.create_subsidiary(fields, idempotency_key=new_key())
+        assert backend.list_subsidiaries() == []
+        sub = self.create(backend)
+        with pytest.raises(TmsError) as refused:
+            backend.update_subsidiary(sub.tms_id, fields, if_match=sub.etag)
+        assert not isinstance(refused.value, ConflictError | NotFoundError)
+        assert backend.get_subsidiary(sub.tms_id) == sub
 
     def test_list_returns_every_subsidiary_once_in_creation_order(
         self, backend: TmsBackend
