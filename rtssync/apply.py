@@ -22,13 +22,22 @@ from enum import StrEnum
 from rtssync.config import SafetySettings
 from rtssync.errors import PolicyError, RtssyncError, SafetyLimitError
 from rtssync.journal import Journal
-from rtssync.model import AppliedFrom, DesiredSubsidiary, FtpCredentials, LiveSubsidiary
+from rtssync.model import (
+    AppliedFrom,
+    DesiredSubsidiary,
+    FtpCredentials,
+    FtpSettings,
+    LiveSubsidiary,
+)
 from rtssync.plan import Action, Plan, PlanChange
 from rtssync.policy import host_allowed
 from rtssync.tms.base import TmsBackend
 
 CredentialSource = Callable[[DesiredSubsidiary], FtpCredentials]
 """Decrypts one subsidiary's RTS FTP login (the command layer wires SOPS in)."""
+
+LoginCheck = Callable[[FtpSettings, FtpCredentials], str | None]
+"""``apply --verify``: logs in to RTS with the login; None when it works, else why not."""
 
 NO_COMMIT = "uncommitted"
 """What ``record_applied`` stores when the config repository is not in git."""
@@ -67,6 +76,9 @@ class ApplyHooks:
 
     on_start: Callable[[PlanChange], None] = lambda change: None
     on_result: Callable[[ChangeResult], None] = lambda result: None
+    verify_login: LoginCheck | None = None
+    """With ``--verify``: every FTP change is first tried against RTS's server; a login that
+    does not work is never sent to the TMS (the change fails, its dependents are skipped)."""
 
 
 def check_safety(plan: Plan, safety: SafetySettings, *, prune: bool, force: bool) -> None:
@@ -140,6 +152,7 @@ class _Run:
     backend: TmsBackend
     credentials: CredentialSource
     allowed_hosts: Sequence[str]
+    verify_login: LoginCheck | None = None
     current: dict[str, LiveSubsidiary] = field(default_factory=dict)
     """File key (or tms:<id>) -> the subsidiary as the last write left it (its ETag)."""
     outcomes: dict[str, Outcome] = field(default_factory=dict)
@@ -181,10 +194,16 @@ class _Run:
             raise RtssyncError(
                 f"{wanted.source}: no password in the file; run `rtssync secrets set {wanted.key}`"
             )
+        login = self.credentials(wanted) if with_login or self.verify_login else None
+        if self.verify_login is not None and login is not None:
+            reason = self.verify_login(wanted.factoring.ftp, login)
+            if reason is not None:
+                raise RtssyncError(f"--verify: the RTS login does not work at "
+                                   f"{wanted.factoring.ftp.host}: {reason}; not sent to the TMS")
         return self.backend.put_rts_ftp(
             live.tms_id,
             wanted.factoring.ftp,
-            credentials=self.credentials(wanted) if with_login else None,
+            credentials=login if with_login else None,
             credentials_revision=wanted.factoring.credentials.revision if with_login else None,
             if_match=live.etag,
         )
@@ -287,7 +306,7 @@ def apply_plan(
     check_hosts(plan, desired, allowed_hosts)
     hooks = hooks or ApplyHooks()
     by_id = {item.tms_id: item for item in live}
-    run = _Run(plan, desired, backend, credentials, allowed_hosts)
+    run = _Run(plan, desired, backend, credentials, allowed_hosts, hooks.verify_login)
     for change in plan.changes:
         if change.tms_id is not None and change.tms_id in by_id:
             run.current.setdefault(change.key, by_id[change.tms_id])

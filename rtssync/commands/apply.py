@@ -20,6 +20,7 @@ from rtssync.apply import (
     ApplyHooks,
     ApplyResult,
     ChangeResult,
+    LoginCheck,
     Outcome,
     apply_plan,
     check_hosts,
@@ -27,10 +28,10 @@ from rtssync.apply import (
 )
 from rtssync.cli import CliContext
 from rtssync.commands.plan import PlanInputs, plan_from, read_inputs, resolve, wants_color
-from rtssync.config import load_settings
+from rtssync.config import Settings, load_settings
 from rtssync.errors import RtssyncError, SopsError, StalePlanError
 from rtssync.journal import Journal, apply_lock
-from rtssync.model import DesiredSubsidiary, FtpCredentials, Secret
+from rtssync.model import DesiredSubsidiary, FtpCredentials, FtpSettings, Secret
 from rtssync.plan import Plan
 from rtssync.planfile import read_plan, stale_reasons
 from rtssync.render.text import TextRenderer, printable
@@ -40,6 +41,8 @@ from rtssync.tms.factory import open_backend
 
 USERNAME_PATH = ("factoring", "ftp", "username")
 PASSWORD_PATH = ("factoring", "ftp", "password")
+VERIFY_TIMEOUT = 15.0
+"""Seconds per network step of an ``--verify`` login check."""
 PROGRESS_THRESHOLD = 3
 """More changes than this get a progress bar on a terminal; fewer read better as lines."""
 
@@ -53,6 +56,18 @@ def sops_credentials(wanted: DesiredSubsidiary) -> FtpCredentials:
         raise SopsError(f"{wanted.source}: factoring.ftp.username and password must be "
                         "encrypted strings")
     return FtpCredentials(username, Secret(password))
+
+
+def login_check(settings: Settings) -> LoginCheck:
+    """``--verify``: rtssync.verify's login check, under the same policy as everything else."""
+    from rtssync.verify.runner import verify_many  # paramiko is slow to import; only when asked
+
+    def check(ftp: FtpSettings, login: FtpCredentials) -> str | None:
+        result = verify_many([("login", ftp, login)], policy=settings.policy,
+                             timeout=VERIFY_TIMEOUT)["login"]
+        return None if result.ok else result.reason
+
+    return check
 
 
 def _select(plan: Plan, only: Sequence[str]) -> Plan:
@@ -96,11 +111,13 @@ def _result_line(result: ChangeResult) -> str:
     return line + (f"\n         {printable(result.message)}" if result.message else "")
 
 
-def _run(plan: Plan, inputs: PlanInputs, backend: TmsBackend) -> ApplyResult:
+def _run(plan: Plan, inputs: PlanInputs, backend: TmsBackend, verify: bool) -> ApplyResult:
     settings = inputs.settings
     journal = Journal.for_repository(settings.root)
+    verifier = login_check(settings) if verify else None
 
     def go(hooks: ApplyHooks) -> ApplyResult:
+        hooks.verify_login = verifier
         return apply_plan(plan, inputs.desired.subsidiaries, inputs.live, backend,
                           credentials=sops_credentials,
                           allowed_hosts=settings.policy.allowed_hosts,
@@ -136,9 +153,12 @@ def _report(result: ApplyResult) -> None:
 @click.option("--only", multiple=True, metavar="KEY", help="Only this subsidiary (repeatable).")
 @click.option("--yes", is_flag=True, help="Apply a fresh plan without asking.")
 @click.option("--force", is_flag=True, help="Pass the safety limits (safety.*, prune).")
+@click.option("--verify", is_flag=True,
+              help="Log in to RTS with each login before sending it to the TMS.")
 @click.pass_obj
 def command(
-    obj: CliContext, planfile: Path | None, only: tuple[str, ...], yes: bool, force: bool
+    obj: CliContext, planfile: Path | None, only: tuple[str, ...], yes: bool, force: bool,
+    verify: bool,
 ) -> None:
     """Apply a saved plan (refused if stale) or a fresh plan (--yes without a terminal)."""
     settings = load_settings(obj.root, obj.config_file)
@@ -157,7 +177,7 @@ def command(
             check_hosts(plan, inputs.desired.subsidiaries, settings.policy.allowed_hosts)
             if planfile is None:
                 _confirm(plan, yes)
-            result = _run(plan, inputs, backend)
+            result = _run(plan, inputs, backend, verify)
         finally:
             backend.close()
     _report(result)
