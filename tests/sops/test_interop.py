@@ -70,6 +70,8 @@ day: 2024-01-02
 notice_of_assignment: |
   {NOA.splitlines()[0]}
   {NOA.splitlines()[1]}
+clé ünïcode:
+  schlüssel: wert
 tags:
   - alpha  # a comment inside a list
   - 2
@@ -100,6 +102,7 @@ def expected(password: str) -> dict[str, Any]:
         "when": dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
         "day": dt.datetime(2024, 1, 2, tzinfo=dt.UTC),
         "notice_of_assignment": NOA,
+        "clé ünïcode": {"schlüssel": "wert"},
         "tags": ["alpha", 2, {"nested": "value"}],
         "factoring": {
             "ftp": {

@@ -247,3 +247,14 @@ def test_a_file_without_an_ftp_block_is_refused(repo: ConfigRepo) -> None:
     assert result.exit_code == 1
     assert f"{path}: has no `factoring.ftp` mapping to write into" in result.output
     assert path.read_text() == "name: No Factoring LLC\n"
+
+
+def test_with_a_full_mac_rule_sops_still_accepts_the_file(tmp_path: Path) -> None:
+    repo = make_config_repo(tmp_path, [subsidiary(1)], password=None)
+    sops_config = repo.root / ".sops.yaml"
+    sops_config.write_text(sops_config.read_text().replace("mac_only_encrypted: true", ""))
+
+    assert run_set(repo, "sub-1", "pw\n").exit_code == 0
+
+    assert read_metadata(repo.path_of("sub-1").read_bytes()).mac_only_encrypted is False
+    assert repo.sops_decrypt("sub-1")["notice_of_assignment"].startswith("NOTICE OF ASSIGNMENT")
