@@ -25,8 +25,8 @@ from rtssync.config import Settings, load_settings
 from rtssync.errors import RtssyncError
 from rtssync.gitlog import ChangeStatus, Commit, FileChange, GitRepository, has_commits
 from rtssync.gitlog import open_repository as open_git_repository
+from rtssync.validate import SUBSIDIARY_SUFFIXES
 
-SUBSIDIARY_SUFFIXES = (".yaml", ".yml")
 CREDENTIAL_FIELDS = ("username", "password")
 
 # Fields compared as "old → new", with the words history uses for them.
@@ -153,10 +153,13 @@ def _directory_in_repository(repository: GitRepository, config_dir: Path) -> str
 
 
 def _is_subsidiary_file(path: str | None, directory: str) -> bool:
+    """What validate loads as a subsidiary: a .yaml/.yml file directly in the folder, no dotfile
+    (editors' and secrets set's temp files start with a dot)."""
     return (
         path is not None
         and posixpath.dirname(path) == directory
         and path.endswith(SUBSIDIARY_SUFFIXES)
+        and not posixpath.basename(path).startswith(".")
     )
 
 

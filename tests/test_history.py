@@ -325,3 +325,43 @@ def test_noa_line_counts_are_those_of_a_line_diff(
     before: str, after: str, expected: tuple[int, int]
 ) -> None:
     assert count_changed_lines(before, after) == expected
+
+
+def test_only_subsidiary_files_count(tmp_path: Path) -> None:
+    repo = make_config_repo(tmp_path, [subsidiary(1)], init_git=True)
+    (repo.subsidiaries_dir / "README.md").write_text("notes\n")
+    (repo.subsidiaries_dir / ".sub-1.yaml.tmp").write_text("half-written\n")
+    (repo.subsidiaries_dir / "nested").mkdir()
+    (repo.subsidiaries_dir / "nested" / "x.yaml").write_text("name: x\n")
+    (repo.root / "NOTES.yaml").write_text("a: 1\n")
+    git_commit_all(repo.root, "Unrelated files")
+
+    entries = history_json(repo.root)
+
+    assert [e["subject"] for e in entries] == ["initial config"]
+
+
+def test_a_rename_with_an_edit_reports_both(tmp_path: Path) -> None:
+    repo = make_config_repo(tmp_path, [subsidiary(1)], init_git=True)
+    git(repo.root, "mv", repo.relpath_of("sub-1"), "config/subsidiaries/beta.yaml")
+    edit_text(repo.subsidiaries_dir / "beta.yaml", "port: 21", "port: 2121")
+    git_commit_all(repo.root, "Rename to beta and use port 2121")
+
+    entries = history_json(repo.root, "beta")
+
+    assert [c["description"] for c in entries[0]["changes"]] == [
+        "renamed from sub-1", "FTP port 21 → 2121"]
+
+
+def test_merged_branches_show_each_commit_once(tmp_path: Path) -> None:
+    repo = make_config_repo(tmp_path, [subsidiary(1)], init_git=True)
+    git(repo.root, "checkout", "-q", "-b", "feature")
+    edit_text(repo.path_of("sub-1"), "port: 21", "port: 990")
+    git_commit_all(repo.root, "Port 990")
+    git(repo.root, "checkout", "-q", "main")
+    git(repo.root, "-c", "user.name=M", "-c", "user.email=m@example.com",
+        "merge", "-q", "--no-ff", "-m", "Merge pull request #1", "feature")
+
+    entries = history_json(repo.root, "sub-1")
+
+    assert [e["subject"] for e in entries] == ["Port 990", "initial config"]
