@@ -82,15 +82,31 @@ def _describe(live: LiveSubsidiary) -> str:
     )
 
 
+_Index = dict[str, dict[str, list[LiveSubsidiary]]]
+
+
+def _index(live: Sequence[LiveSubsidiary]) -> _Index:
+    """Per tier, value -> the live subsidiaries carrying it, in listing order. Built once, so
+    matching N files is linear instead of every file scanning every live subsidiary (10,000
+    of each was 10^8 comparisons)."""
+    index: _Index = {tier.name: {} for tier in TIERS}
+    for item in live:
+        for tier in TIERS:
+            value = tier.live_value(item)
+            if value is not None:
+                index[tier.name].setdefault(value, []).append(item)
+    return index
+
+
 def _match_one(
-    desired: DesiredSubsidiary, live: Sequence[LiveSubsidiary]
+    desired: DesiredSubsidiary, index: _Index
 ) -> tuple[Match | None, Problem | None]:
     """Walk the tiers for one file: a match, or the problem that prevents one."""
     for tier in TIERS:
         wanted = tier.desired_value(desired)
         if wanted is None:
             continue
-        candidates = [item for item in live if tier.live_value(item) == wanted]
+        candidates = index[tier.name].get(wanted, [])
         if len(candidates) == 1:
             return Match(desired, candidates[0], tier.name), None
         if len(candidates) > 1:
@@ -136,8 +152,9 @@ def match_subsidiaries(
     """Match every file to at most one live subsidiary; raise ConfigError on any doubt."""
     problems: list[Problem] = []
     matches: dict[str, Match] = {}
+    index = _index(live)
     for key in sorted(desired):
-        match, problem = _match_one(desired[key], live)
+        match, problem = _match_one(desired[key], index)
         if problem is not None:
             problems.append(problem)
         elif match is not None:
