@@ -1,0 +1,23 @@
+"""Field comparison: what differs between desired and live, types included."""
+
+from __future__ import annotations
+
+from rtssync.diff import PlainValue, changed_keys, only_changed
+
+
+def test_equal_records_have_no_changed_keys() -> None:
+    record: dict[str, PlainValue] = {"host": "ftp.rtsfinancial.com", "port": 21, "key": None}
+    assert changed_keys(record, dict(record)) == []
+
+
+def test_a_changed_type_counts_even_when_python_calls_the_values_equal() -> None:
+    assert changed_keys({"port": 21}, {"port": 21.0}) == ["port"]
+    assert changed_keys({"auto_merge": 1}, {"auto_merge": True}) == ["auto_merge"]
+
+
+def test_changed_added_and_removed_keys_are_named_in_the_desired_order() -> None:
+    before: dict[str, PlainValue] = {"a": 1, "b": 2, "gone": 3}
+    after: dict[str, PlainValue] = {"b": 20, "a": 1, "new": 4}
+    assert changed_keys(before, after) == ["b", "new", "gone"]
+    assert only_changed(before, after) == ({"b": 2, "new": None, "gone": 3},
+                                           {"b": 20, "new": 4, "gone": None})
