@@ -22,6 +22,7 @@ A drift change carries the action that restores the value from git, so apply fix
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -165,7 +166,9 @@ def change_id(key: str, kind: ChangeKind, aspect: str | None = None) -> str:
     return f"{key}/{kind.value}:{aspect}" if aspect else f"{key}/{kind.value}"
 
 
+@functools.lru_cache(maxsize=16384)
 def _relative(path: Path, root: Path) -> str:
+    """Cached: asked for every change and subsidiary, and each call resolves two paths."""
     try:
         return path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
