@@ -17,6 +17,7 @@ from importlib import resources
 from typing import Any
 
 import jsonschema
+import jsonschema_rs
 from jsonschema.exceptions import ValidationError
 
 from rtssync.errors import Problem
@@ -62,6 +63,22 @@ def _validator(name: str) -> jsonschema.protocols.Validator:
     return validator
 
 
+@functools.cache
+def _fast_validator(name: str) -> jsonschema_rs.Validator:
+    return jsonschema_rs.validator_for(load_schema(name))
+
+
+def _passes_fast_check(name: str, instance: object) -> bool:
+    """Whether jsonschema-rs finds ``instance`` valid: ~50x faster than jsonschema, which costs
+    ~1 ms a file and was the largest part of loading 1,000 files. Only valid documents take
+    this path; anything it rejects or cannot take (a non-finite float, a huge int) goes to
+    jsonschema, whose errors the messages are made from."""
+    try:
+        return bool(_fast_validator(name).is_valid(instance))
+    except (ValueError, TypeError, OverflowError):
+        return False
+
+
 def schema_problems(doc: LoadedDocument, schema_name: str, data: object = None) -> list[Problem]:
     """Every schema violation of ``doc`` as a Problem at the offending value's line (except
     where loading already reported a problem).
@@ -70,6 +87,8 @@ def schema_problems(doc: LoadedDocument, schema_name: str, data: object = None) 
     normalized, so the length limit applies to the text the TMS will get).
     """
     instance = doc.data if data is None else data
+    if _passes_fast_check(schema_name, instance):
+        return []
     errors = _validator(schema_name).iter_errors(instance)
     # A value YAML already reported (say an octal mc_number) needs no second, vaguer message.
     reported = {p.location for p in doc.problems}
