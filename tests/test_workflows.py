@@ -127,10 +127,12 @@ def test_plan_on_pull_request_validates_plans_and_keeps_one_comment() -> None:
 
     assert list(workflow["on"]) == ["pull_request"]
     assert workflow["jobs"]["plan"]["permissions"] == {"contents": "read"}
-    assert runs[1] == "rtssync validate"
+    assert "if ! rtssync validate 2> rtssync-plan/validate.txt" in runs[1]
     assert "rtssync plan --out rtssync-plan/plan.json --format markdown" in runs[2]
     assert '>> "$GITHUB_STEP_SUMMARY"' in runs[2]
     assert comment_job["permissions"] == {"pull-requests": "write"}
+    # A failing push still replaces the comment, so nobody reviews a stale plan.
+    assert comment_job["if"].startswith("${{ !cancelled() && ")
     assert "<!-- rtssync-plan -->" in script
     assert "updateComment" in script
     assert "createComment" in script

@@ -1,10 +1,11 @@
 """Run a GitHub workflow job's ``run:`` steps locally, in order, the way the runner would.
 
 Only what rtssync's workflows use is implemented, and anything else fails loudly rather than
-being guessed: ``${{ secrets.X }}`` and ``${{ steps.ID.outputs.X }}`` in ``env:``, ``if:`` with
-``always()`` or ``steps.ID.outputs.X == 'V'``, ``$GITHUB_OUTPUT`` and ``$GITHUB_STEP_SUMMARY``
-files, and the runner's default shell (``bash -e``). Steps that call an action (``uses:``)
-talk to GitHub and are not run; they are returned so tests can check their inputs exist.
+being guessed: ``${{ secrets.X }}`` and ``${{ steps.ID.outputs.X }}`` in ``env:``; ``if:`` with
+``always()``, ``!cancelled()``, ``failure()`` or ``steps.ID.outputs.X == 'V'``; the
+``$GITHUB_OUTPUT`` and ``$GITHUB_STEP_SUMMARY`` files; and the runner's default shell
+(``bash -e``). Steps that call an action (``uses:``) talk to GitHub and are not run; they are
+returned so tests can check their inputs exist.
 """
 
 from __future__ import annotations
@@ -114,6 +115,10 @@ def _should_run(condition: Any, outputs: Mapping[str, Mapping[str, str]],
         text = text[3:-2].strip()
     if text == "always()":
         return True
+    if text == "!cancelled()":
+        return True  # nothing is ever cancelled here
+    if text == "failure()":
+        return failed_before
     match = OUTPUT_CONDITION.match(text)
     if match is None:
         raise NotImplementedError(f"the test runner does not evaluate `if: {condition}`")
@@ -167,6 +172,7 @@ def base_env(home: Path) -> dict[str, str]:
     keep = ("PATH", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
     env = {k: os.environ[k] for k in keep if k in os.environ}
     env.update({"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
-                "GIT_CONFIG_NOSYSTEM": "1"})
+                "GIT_CONFIG_NOSYSTEM": "1", "GITHUB_SERVER_URL": "https://github.com",
+                "GITHUB_REPOSITORY": "acme/rts-config", "GITHUB_RUN_ID": "4242"})
     home.mkdir(parents=True, exist_ok=True)
     return env

@@ -151,6 +151,29 @@ def test_pull_request_plan_validates_plans_and_leaves_the_comment_and_artifact(
     assert "rts-alpha" not in written
 
 
+def test_a_broken_pull_request_replaces_the_comment_with_what_validate_found(
+    scene: Scene, canary_password: str
+) -> None:
+    open_pull_request(scene, canary_password)
+    alpha = scene.root / "config/subsidiaries/alpha-freight.yaml"
+    alpha.write_text(alpha.read_text().replace('mc_number: "100002"', 'mc_number: "100001"'))
+    git_commit_all(scene.root, "Oops: Alpha gets Example's MC number")
+
+    job = scene.run("rtssync-plan.yml", "plan", "broken-pr", SOPS_AGE_KEY="")
+
+    assert job.step("Validate").status == "failure"
+    assert job.step("Plan").status == "skipped"
+    assert job.step("Explain a failed plan").status == "success"
+    assert job.step("Upload the plan").status == "action"
+    markdown = (scene.root / "rtssync-plan" / "plan.md").read_text()
+    assert markdown.startswith("### rtssync could not plan this pull request\n")
+    assert "config/subsidiaries/alpha-freight.yaml:" in markdown
+    assert "100001" in markdown
+    assert "Details: https://github.com/acme/rts-config/actions/runs/4242" in markdown
+    assert markdown in job.summary
+    assert canary_password not in everything_written(job)
+
+
 def test_merge_applies_with_the_key_from_the_secret_and_keeps_the_journal(
     scene: Scene, canary_password: str
 ) -> None:
