@@ -111,3 +111,18 @@ def test_real_credentials_then_history_says_rotated_and_never_shows_them(
     assert canary_password not in produced
     assert "rts-example-login" not in produced
     assert "ENC[" not in produced
+
+
+@pytest.mark.skipif("apply" not in cli.commands, reason="rtssync apply is not built yet")
+def test_init_then_apply_converges_on_the_local_tms(tmp_path: Path) -> None:
+    env = user_env(tmp_path)
+    root = tmp_path / "config-repo"
+    assert rtssync(env, "init", str(root)).returncode == 0
+
+    applied = rtssync(env, "-C", str(root), "apply", "--yes")
+    again = rtssync(env, "-C", str(root), "plan", "--detailed-exitcode")
+
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert (root / ".rtssync").is_dir()
+    assert ".rtssync/" in (root / ".gitignore").read_text().splitlines()
