@@ -264,12 +264,17 @@ def _applied_at(live: LiveSubsidiary) -> str:
 
 def _record(run: _Run, results: Sequence[ChangeResult], commit: str | None,
             journal: Journal | None) -> list[str]:
-    """Mark each fully applied subsidiary with the commit and time (not removed ones)."""
+    """Mark each subsidiary rtssync wrote to with the commit and time (not removed ones).
+
+    Also after a partial apply: drift means "changed by someone other than rtssync since its
+    last write", so the record must follow every write; ``complete`` in the journal says
+    whether all of the subsidiary's changes went through.
+    """
     errors = []
     keys = dict.fromkeys(r.change.key for r in results if not r.change.key.startswith("tms:"))
     for key in keys:
         mine = [r for r in results if r.change.key == key]
-        if any(r.outcome is not Outcome.APPLIED for r in mine) or key not in run.current:
+        if not any(r.outcome is Outcome.APPLIED for r in mine) or key not in run.current:
             continue
         live = run.current[key]
         applied = AppliedFrom(commit or NO_COMMIT, _applied_at(live))
@@ -281,7 +286,8 @@ def _record(run: _Run, results: Sequence[ChangeResult], commit: str | None,
         if journal is not None:
             journal.write({"time": _now(), "event": "recorded", "key": key,
                            "tms_id": live.tms_id, "commit": applied.commit,
-                           "applied_at": applied.applied_at})
+                           "applied_at": applied.applied_at,
+                           "complete": all(r.outcome is Outcome.APPLIED for r in mine)})
     return errors
 
 

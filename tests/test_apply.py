@@ -70,6 +70,18 @@ def test_a_failing_change_skips_its_dependents_and_the_rest_still_run(
     assert [s.fields.name for s in backend.list_subsidiaries()] == ["Subsidiary 2 LLC"]
 
 
+def test_after_a_partial_apply_what_is_left_is_a_change_not_drift(backend: LocalBackend) -> None:
+    files = [desired(1)]
+    run(plan_for(files, backend), files, backend)
+    time.sleep(0.01)
+    edited = with_ftp(replace(desired(1), notice_of_assignment="x" * 10_001),  # TMS refuses
+                      ftp=ftp_settings(port=2121))
+    outcomes = dict(run(plan_for([edited], backend), [edited], backend))
+    assert outcomes == {"sub-1/set_noa": Outcome.FAILED, "sub-1/update_ftp": Outcome.APPLIED}
+    (left,) = plan_for([edited], backend).changes
+    assert left.kind is ChangeKind.SET_NOA
+
+
 def test_a_tms_change_between_plan_and_apply_is_refused_by_etag(backend: LocalBackend) -> None:
     files = [desired(1)]
     run(plan_for(files, backend), files, backend)
