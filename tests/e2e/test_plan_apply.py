@@ -158,3 +158,14 @@ def test_a_host_outside_policy_is_an_error_with_file_and_line(world: World) -> N
     assert "config/subsidiaries/sub-1.yaml:" in result.stderr
     assert "ftp.evil.example" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_new_host_for_existing_credentials_is_flagged(world: World) -> None:
+    apply_all(world)
+    path = world.repo.path_of("sub-1")
+    path.write_text(path.read_text().replace("devftp.rtsfinancial.com", "ftp2.rtsfinancial.com"))
+    text = world.rtssync("plan").stdout
+    assert "WARNING: credentials will be sent to a NEW host: devftp.rtsfinancial.com -> " \
+           "ftp2.rtsfinancial.com" in text
+    markdown = world.rtssync("plan", "--format", "markdown").stdout
+    assert "⚠️ **credentials will be sent to a NEW host" in markdown
