@@ -465,23 +465,49 @@ def _compare_host_key(
 def _compare_credentials(
     described: _Describer, old: Mapping[str, Any], new: Mapping[str, Any]
 ) -> list[Change]:
-    """Credentials "rotated" when their ciphertext differs; values are never part of it."""
-    changed: list[str] = []
+    """Credentials "rotated" when their ciphertext differs; values are never part of it.
+
+    A field that appears (a password written after ``import``) is "added", one that goes is
+    "removed"; JSON lists the fields under ``new`` and what happened to each under ``old``.
+    """
+    actions: dict[str, str] = {}
     unencrypted: list[str] = []
     for name in CREDENTIAL_FIELDS:
         before = _lookup(old, ("factoring", "ftp", name))
         after = _lookup(new, ("factoring", "ftp", name))
-        if before != after:
-            changed.append(name)
-            if not _is_absent(after) and not is_sops_ciphertext(after):
-                unencrypted.append(name)
-    if not changed:
+        if before == after:
+            continue
+        if _is_absent(before):
+            actions[name] = "added"
+        elif _is_absent(after):
+            actions[name] = "removed"
+        else:
+            actions[name] = "rotated"
+        if not _is_absent(after) and not is_sops_ciphertext(after):
+            unencrypted.append(name)
+    if not actions:
         return []
-    words = f"credentials rotated ({', '.join(changed)})"
+    words = _credential_words(actions)
     if unencrypted:
         words += f"; WARNING: {', '.join(unencrypted)} committed unencrypted"
     return [described.make(ChangeKind.CREDENTIALS, words, field="factoring.ftp",
-                           old=None, new=changed)]
+                           old=actions, new=list(actions))]
+
+
+def _credential_words(actions: Mapping[str, str]) -> str:
+    """E.g. "credentials rotated (username, password)" or "credentials rotated (username);
+    password added" - grouped by what happened, fields in file order."""
+    parts = []
+    for action in ("rotated", "added", "removed"):
+        fields = [name for name, done in actions.items() if done == action]
+        if not fields:
+            continue
+        if action == "rotated":
+            parts.append(f"credentials rotated ({', '.join(fields)})")
+        else:
+            parts.append(f"{' and '.join(fields)} {action}")
+    text = "; ".join(parts)
+    return text if text.startswith("credentials") else "credentials: " + text
 
 
 def is_sops_ciphertext(value: Any) -> bool:

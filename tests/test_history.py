@@ -365,3 +365,17 @@ def test_merged_branches_show_each_commit_once(tmp_path: Path) -> None:
     entries = history_json(repo.root, "sub-1")
 
     assert [e["subject"] for e in entries] == ["Port 990", "initial config"]
+
+
+def test_a_password_written_after_import_is_added_not_rotated(tmp_path: Path) -> None:
+    from tests.conftest import CANARY_PASSWORD
+
+    repo = make_config_repo(tmp_path, [subsidiary(1)], password=None, init_git=True)
+    sops_set_password(repo, "sub-1", CANARY_PASSWORD)
+    git_commit_all(repo.root, "Password from RTS's e-mail")
+
+    code, output = run_history(repo.root, "sub-1")
+
+    assert code == 0
+    assert "sub-1: credentials: password added" in output
+    assert CANARY_PASSWORD not in output
