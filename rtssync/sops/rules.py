@@ -243,13 +243,24 @@ def _go_regex(rule: CreationRule, pattern: str) -> re.Pattern[str]:
 
 def _relative_to_config(config: Path, file: Path) -> str:
     """The path sops matches ``path_regex`` against: relative to the config's directory."""
-    base = config.parent.resolve()
+    base = _resolved_folder(config.parent)
     target = file if file.is_absolute() else Path.cwd() / file
     target = Path(*target.parts)  # normalise without resolving symlinks in the file itself
+    if target.name not in ("", ".", "..") and not target.is_symlink():
+        resolved = _resolved_folder(target.parent) / target.name  # what resolve() gives
+    else:
+        resolved = target.resolve()
     try:
-        return target.resolve().relative_to(base).as_posix()
+        return resolved.relative_to(base).as_posix()
     except ValueError:
         return target.as_posix()
+
+
+@functools.lru_cache(maxsize=64)
+def _resolved_folder(folder: Path) -> Path:
+    """Cached: validate asks for the rule of every file, and resolving a deep path costs an
+    lstat per component; files in one folder share their folder's resolution."""
+    return folder.resolve()
 
 
 def _yaml_problem(config: Path, error: yaml.YAMLError) -> Problem:
