@@ -64,6 +64,7 @@ from rtssync.tms.ratelimit import TokenBucket
 log = logging.getLogger("rtssync.tms.http")
 
 DEFAULT_TOKEN_PATH = "/oauth/token"  # noqa: S105 - a path, not a password
+_POOL_PREFIX = "rtssync-tms-http"
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 T = TypeVar("T")
 
@@ -307,7 +308,8 @@ class HttpBackend:
     def run_concurrently(self, calls: Sequence[Callable[[], T]]) -> list[T]:
         """Run independent calls (e.g. writes to different subsidiaries) on the backend's thread
         pool; results in the order given. The first exception is raised after all finished."""
-        if len(calls) <= 1:
+        if len(calls) <= 1 or threading.current_thread().name.startswith(_POOL_PREFIX):
+            # Inline inside a pool thread: waiting there on the same pool could deadlock it.
             return [call() for call in calls]
         futures = [self._executor().submit(call) for call in calls]
         errors = [f.exception() for f in futures]
@@ -320,7 +322,7 @@ class HttpBackend:
         with self._pool_lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(
-                    self.options.max_workers, thread_name_prefix="rtssync-tms"
+                    self.options.max_workers, thread_name_prefix=_POOL_PREFIX
                 )
             return self._pool
 

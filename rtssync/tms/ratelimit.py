@@ -11,6 +11,9 @@ import threading
 import time
 from collections.abc import Callable
 
+_EPSILON = 1e-9
+"""Float slack, so a caller that waits exactly the time it was told is served."""
+
 
 class TokenBucket:
     """``rate`` tokens per second, holding at most ``burst``; starts full. Thread-safe.
@@ -39,8 +42,8 @@ class TokenBucket:
         many seconds until one will be."""
         with self._lock:
             self._refill()
-            if self._tokens >= 1:
-                self._tokens -= 1
+            if self._tokens >= 1 - _EPSILON:
+                self._tokens = max(0.0, self._tokens - 1)
                 return 0.0
             return (1 - self._tokens) / self._rate
 
@@ -50,7 +53,7 @@ class TokenBucket:
         with self._lock:
             self._refill()
             self._tokens -= 1
-            return 0.0 if self._tokens >= 0 else -self._tokens / self._rate
+            return 0.0 if self._tokens >= -_EPSILON else -self._tokens / self._rate
 
     def acquire(self, sleep: Callable[[float], None] = time.sleep) -> None:
         """Block until a token is ours (client side)."""

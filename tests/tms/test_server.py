@@ -447,8 +447,8 @@ def test_serve_refuses_to_start_without_client_credentials(tmp_path: Path) -> No
 def test_serve_runs_the_contract_on_the_given_port(tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "RTSSYNC_TMS_CLIENT_ID": "cli", "RTSSYNC_TMS_CLIENT_SECRET": "s3"}
-    command = [sys.executable, "-m", "rtssync", "tms", "serve", "--db",
-               str(tmp_path / "t.sqlite"), "--port", str(port), "--rate-limit", "50"]  # fmt: skip
+    command = [sys.executable, "-m", "rtssync", "-C", str(tmp_path), "tms", "serve",
+               "--db", "t.sqlite", "--port", str(port), "--rate-limit", "50"]  # fmt: skip
     server = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
     try:
         token = _token_when_up(f"http://127.0.0.1:{port}", "cli", "s3")
@@ -475,3 +475,52 @@ def _token_when_up(url: str, client_id: str, secret: str) -> str:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def test_serve_injects_the_faults_it_is_given(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "RTSSYNC_TMS_CLIENT_ID": "cli", "RTSSYNC_TMS_CLIENT_SECRET": "s3"}
+    command = [sys.executable, "-m", "rtssync", "-C", str(tmp_path), "tms", "serve",
+               "--port", str(port), "--fault-error-rate", "1", "--fault-seed", "3"]  # fmt: skip
+    server = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+    try:
+        statuses = {_status_when_up(f"http://127.0.0.1:{port}/oauth/token") for _ in range(20)}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert statuses <= {500, 503, 429}
+    assert (tmp_path / ".rtssync" / "tms.sqlite").exists()
+
+
+def _status_when_up(url: str) -> int:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return httpx.post(url, json={}).status_code
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def test_latency_faults_delay_every_request(tmp_path: Path) -> None:
+    with server_and_client(tmp_path, faults=FaultConfig(latency_ms=300), authorized=False) as (
+        _server,
+        raw,
+    ):
+        started = time.monotonic()
+        raw.post("/oauth/token", json={})
+        assert time.monotonic() - started >= 0.3
+
+
+def test_an_idempotency_key_outlives_a_server_restart(tmp_path: Path) -> None:
+    """The store keeps the keys, so a create retried against a restarted server is a replay."""
+    ids = []
+    for _ in range(2):
+        with server_and_client(tmp_path) as (_server, raw):
+            response = create(raw, 1, key="across-restarts")
+            assert response.status_code == 201
+            ids.append(response.json()["id"])
+            total = raw.post(SEARCH, json={"page": 0, "pageSize": 10}).json()["total"]
+    assert ids[0] == ids[1]
+    assert total == 1
