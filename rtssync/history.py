@@ -564,6 +564,8 @@ def show_value(value: Any) -> str:
         return "(none)"
     if value is None:
         return "null"
+    if is_sops_ciphertext(value):
+        return "(encrypted)"  # a file encrypted with a too-wide encrypted_regex
     if isinstance(value, bool):
         return "true" if value else "false"
     text = str(value)
@@ -576,6 +578,8 @@ def show_value(value: Any) -> str:
 def _json_value(value: Any) -> Any:
     if value is _MISSING:
         return None
+    if is_sops_ciphertext(value):
+        return "(encrypted)"
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return str(value)

@@ -379,3 +379,18 @@ def test_a_password_written_after_import_is_added_not_rotated(tmp_path: Path) ->
     assert code == 0
     assert "sub-1: credentials: password added" in output
     assert CANARY_PASSWORD not in output
+
+
+def test_values_encrypted_by_a_too_wide_rule_are_never_printed(tmp_path: Path) -> None:
+    repo = make_config_repo(tmp_path, [subsidiary(1)], init_git=True)
+    (repo.root / ".sops.yaml").write_text(
+        (repo.root / ".sops.yaml").read_text().replace("^(username|password)$", "^name$|^host$"))
+    repo.write_subsidiary("sub-1", dict(subsidiary(1), name="Renamed LLC"))
+    git_commit_all(repo.root, "Encrypt everything, by mistake")
+
+    outputs = [run_history(repo.root, "sub-1")[1],
+               run_history(repo.root, "sub-1", "--format", "json")[1]]
+
+    assert "name Subsidiary 1 LLC → (encrypted)" in outputs[0]
+    for output in outputs:
+        assert "ENC[" not in output
