@@ -32,6 +32,10 @@ MAX_DEPTH = 64
 
 MAX_ALIAS_REPORTS = 5
 
+MAX_FILE_BYTES = 1024 * 1024
+"""A subsidiary file is a few KB (the NOA is at most 10,000 characters); a bigger file is a
+mistake, and not reading it whole keeps a stray multi-GB file from exhausting memory."""
+
 SECRET_KEYS = frozenset({"username", "password"})
 """Values under these keys are credentials: messages name the field but never show the value."""
 
@@ -103,14 +107,20 @@ def dotted(path: Sequence[str | int]) -> str:
 
 
 def load_yaml_file(path: Path, display_path: Path | None = None) -> LoadedDocument:
-    """Read and load one file; unreadable files become a problem, not an exception."""
+    """Read and load one file; unreadable or oversized files become a problem, not an exception.
+    """
     shown = display_path if display_path is not None else path
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_FILE_BYTES + 1)
     except OSError as error:
         reason = error.strerror or type(error).__name__
         problem = Problem(None, f"cannot read file: {reason}", path_hint=str(shown))
         return _failed(shown, b"", problem)
+    if len(raw) > MAX_FILE_BYTES:
+        problem = Problem(None, f"larger than {MAX_FILE_BYTES // 1024 // 1024} MiB; a config "
+                                "file is a few KB: is this the right file?", path_hint=str(shown))
+        return _failed(shown, raw, problem)
     return load_yaml_bytes(raw, shown)
 
 

@@ -279,3 +279,15 @@ def test_windows_line_endings_and_a_byte_order_mark_load_with_the_right_lines() 
     assert doc.ok
     assert doc.data == {"name": "Alpha", "noa": "line one\nline two\n", "port": 21}
     assert str(doc.location_of(("port",))) == f"{F}:5:7"
+
+
+def test_an_oversized_file_is_refused_without_reading_it_whole(tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"a: " + b"x" * (2 * 1024 * 1024) + b"\n")
+
+    doc = load_yaml_file(big, Path("big.yaml"))
+
+    assert doc.data is None
+    assert [str(p) for p in doc.problems] == [
+        "big.yaml: larger than 1 MiB; a config file is a few KB: is this the right file?"
+    ]
