@@ -27,7 +27,8 @@ from tests.repo_factory import git_commit_all
 from tests.tms.server_fixture import RunningServer, run_server
 from tests.workflows.runner import JobRun, base_env, load_workflow, run_job
 
-WORKFLOWS = Path(__file__).resolve().parents[2] / "rtssync" / "templates" / "workflows"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = PROJECT_ROOT / "rtssync" / "templates" / "workflows"
 ALPHA_NOA = "NOTICE OF ASSIGNMENT: Alpha Freight's invoices are assigned to RTS Financial.\n"
 
 
@@ -263,7 +264,7 @@ def test_drift_schedule_fails_on_an_error_without_touching_the_issue(scene: Scen
 
 def test_the_project_copies_run_the_same_steps() -> None:
     """What the project's own workflows run is what these tests ran (bar the install)."""
-    project = WORKFLOWS.parents[2] / ".github" / "workflows"
+    project = PROJECT_ROOT / ".github" / "workflows"
     for name in ("rtssync-plan.yml", "rtssync-apply.yml", "rtssync-drift.yml"):
         ours, theirs = load_workflow(project / name), load_workflow(WORKFLOWS / name)
         for job in theirs["jobs"]:
@@ -294,3 +295,38 @@ def test_a_failing_step_skips_the_rest_unless_always(tmp_path: Path) -> None:
 def _need_git() -> None:
     if shutil.which("git") is None:  # pragma: no cover - git is part of the test machine
         pytest.fail("git is required")
+
+
+def project_example(tmp_path: Path) -> Path:
+    """The project's own example config repository, as a clone of it would have it."""
+    root = tmp_path / "project"
+    root.mkdir()
+    for name in ("rtssync.yaml", ".sops.yaml"):
+        shutil.copy(PROJECT_ROOT / name, root / name)
+    for folder in ("config", "schemas"):
+        shutil.copytree(PROJECT_ROOT / folder, root / folder)
+    git_commit_all(root, "The example")
+    return root
+
+
+def test_the_project_workflows_plan_and_apply_the_shipped_example(tmp_path: Path) -> None:
+    """The project's own copies run on its example; apply needs the demo key as SOPS_AGE_KEY."""
+    root = project_example(tmp_path)
+    demo_key = next(line for line in
+                    (PROJECT_ROOT / "demo-keys" / "DEMO-ONLY-age-key.txt").read_text().splitlines()
+                    if line.startswith("AGE-SECRET-KEY-"))
+    project = PROJECT_ROOT / ".github" / "workflows"
+
+    def run(workflow: str, job: str, secrets: dict[str, str]) -> JobRun:
+        runner = tmp_path / "runners" / workflow
+        return run_job(load_workflow(project / workflow)["jobs"][job], root, secrets=secrets,
+                       env=base_env(runner / "home"), scratch=runner / "scratch")
+
+    planned = run("rtssync-plan.yml", "plan", {})
+    applied = run("rtssync-apply.yml", "apply", {"SOPS_AGE_KEY": demo_key})
+
+    assert_success(planned)
+    assert planned.step("Install rtssync").step["run"] == "python -m pip install -e ."
+    assert "Alpha" in (root / "rtssync-plan" / "plan.md").read_text()
+    assert_success(applied)
+    assert (root / ".rtssync" / "journal.jsonl").is_file()
