@@ -384,3 +384,27 @@ def test_the_shipped_example_repository_is_valid() -> None:
 
     assert result.exit_code == 0, result.output
     assert result.stdout == "3 subsidiaries valid\n"
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        pytest.param(lambda canary: json.dumps(canary), id="plaintext"),
+        pytest.param(lambda canary: '"' + canary.replace('"', ""), id="unterminated-quote"),
+        pytest.param(lambda canary: "[" + json.dumps(canary), id="unclosed-flow"),
+        pytest.param(lambda canary: "012345", id="octal-password"),
+    ],
+)
+def test_no_mistake_around_a_credential_shows_it(
+    repo: ConfigRepo, canary_password: str, written: Callable[[str], str]
+) -> None:
+    for field in ("username", "password"):
+        edit(repo, "sub-2", stored_value(repo, "sub-2", field), written(canary_password))
+
+    result = run_validate(repo.root)
+
+    assert result.exit_code == 1
+    assert canary_password not in result.output
+    assert canary_password.replace('"', "") not in result.output
+    assert "012345" not in result.output
+    assert "5349" not in result.output
