@@ -568,11 +568,16 @@ def show_value(value: Any) -> str:
         return "(encrypted)"  # a file encrypted with a too-wide encrypted_regex
     if isinstance(value, bool):
         return "true" if value else "false"
-    text = str(value)
-    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    text = printable(str(value))
     if len(text) > _MAX_VALUE_CHARS:
         text = text[: _MAX_VALUE_CHARS - 1] + "…"
     return text
+
+
+def printable(text: str) -> str:
+    """One line without terminal control characters: commit messages and file values come
+    from anyone who can push, and must not be able to rewrite the reader's terminal."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
 
 
 def _json_value(value: Any) -> Any:
@@ -592,8 +597,8 @@ def render_text(entries: Sequence[HistoryEntry]) -> str:
     blocks = []
     for entry in entries:
         commit = entry.commit
-        header = (f"{commit.sha[:12]}  {commit.date}  {show_value(commit.author)} "
-                  f"<{show_value(commit.email)}>\n    {show_value(commit.subject)}")
+        header = (f"{commit.sha[:12]}  {commit.date}  {printable(commit.author)} "
+                  f"<{printable(commit.email)}>\n    {printable(commit.subject)}")
         lines = [f"  {change.key}: {change.description}" for change in entry.changes]
         blocks.append("\n".join([header, *lines]))
     return "\n\n".join(blocks) + "\n"

@@ -394,3 +394,18 @@ def test_values_encrypted_by_a_too_wide_rule_are_never_printed(tmp_path: Path) -
     assert "name Subsidiary 1 LLC → (encrypted)" in outputs[0]
     for output in outputs:
         assert "ENC[" not in output
+
+
+def test_terminal_control_characters_in_commits_and_values_are_neutralised(
+    tmp_path: Path,
+) -> None:
+    repo = make_config_repo(tmp_path, [subsidiary(1)], init_git=True)
+    repo.write_subsidiary("sub-1", dict(subsidiary(1), name="Evil\x1b[2J LLC"))
+    git_commit_all(repo.root, "Rename \x1b]0;pwned\x07 it")
+
+    code, output = run_history(repo.root, "sub-1")
+
+    assert code == 0
+    assert "\x1b" not in output
+    assert "\x07" not in output
+    assert "name Subsidiary 1 LLC → Evil?[2J LLC" in output
