@@ -262,12 +262,22 @@ class _Dumper(yaml.SafeDumper):
 
 
 def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    """Literal blocks for multi-line text; quotes for strings go-yaml would read as another
+    type (``0o17``, ``1_000``: PyYAML's YAML 1.1 rules leave those plain)."""
     style = "|" if "\n" in value and _literal_safe(value) else None
+    if style is None and (not goyaml.resolves_to_string(value) or _needs_escapes(value)):
+        style = '"'
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
+def _needs_escapes(value: str) -> bool:
+    """Control characters and Unicode line breaks survive only as double-quoted escapes
+    (PyYAML folds a NEL inside single quotes into a space)."""
+    return any(c < " " or c in "\x7f\x85\u2028\u2029\ufeff" for c in value)
+
+
 def _literal_safe(value: str) -> bool:
-    return not value.startswith((" ", "\t")) and all(c == "\n" or c >= " " for c in value)
+    return not value.startswith((" ", "\t")) and not _needs_escapes(value.replace("\n", ""))
 
 
 def _time_representer(dumper: yaml.SafeDumper, value: dt.datetime) -> yaml.ScalarNode:

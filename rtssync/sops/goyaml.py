@@ -77,6 +77,11 @@ GoYamlLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 GoYamlLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
+def resolves_to_string(text: str) -> bool:
+    """Whether go-yaml reads ``text``, written as a plain scalar, back as a string."""
+    return not any(p.match(text) for p in (_BOOL, _INT, _FLOAT, _NULL, _TIMESTAMP))
+
+
 def load(data: bytes | str) -> Any:
     """Parse one YAML document with go-yaml's scalar types."""
     return yaml.load(data, Loader=GoYamlLoader)  # noqa: S506 - GoYamlLoader is a SafeLoader
