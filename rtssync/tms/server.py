@@ -256,14 +256,14 @@ async def get_one(request: Request) -> Response:
     return subsidiary_response(_state(request).store.get_subsidiary(request.path_params["id"]))
 
 
-async def _current(request: Request) -> tuple[LiveSubsidiary, str]:
+def _current(request: Request) -> tuple[LiveSubsidiary, str]:
     """The subsidiary named in the path (404) and the If-Match it is to be changed under."""
     current = _state(request).store.get_subsidiary(request.path_params["id"])
     return current, _if_match(request, current)
 
 
 async def patch_fields(request: Request) -> Response:
-    current, etag = await _current(request)
+    current, etag = _current(request)
     body = await read_json(request, "SubsidiaryPatch")
     fields = wire.fields_from_json({**wire.fields_to_json(current.fields), **body})
     live = _state(request).store.update_subsidiary(current.tms_id, fields, if_match=etag)
@@ -271,7 +271,7 @@ async def patch_fields(request: Request) -> Response:
 
 
 async def put_notice(request: Request) -> Response:
-    current, etag = await _current(request)
+    current, etag = _current(request)
     body = await read_json(request, "NoticeOfAssignment")
     store = _state(request).store
     return subsidiary_response(
@@ -280,14 +280,14 @@ async def put_notice(request: Request) -> Response:
 
 
 async def put_invoicing(request: Request) -> Response:
-    current, etag = await _current(request)
+    current, etag = _current(request)
     invoicing = wire.invoicing_from_json(await read_json(request, "Invoicing"))
     live = _state(request).store.set_invoicing(current.tms_id, invoicing, if_match=etag)
     return subsidiary_response(live)
 
 
 async def put_rts_ftp(request: Request) -> Response:
-    current, etag = await _current(request)
+    current, etag = _current(request)
     body = await read_json(request, "RtsFtpPut")
     credentials = body.get("credentials")
     live = _state(request).store.put_rts_ftp(
@@ -301,12 +301,12 @@ async def put_rts_ftp(request: Request) -> Response:
 
 
 async def delete_rts_ftp(request: Request) -> Response:
-    current, etag = await _current(request)
+    current, etag = _current(request)
     return subsidiary_response(_state(request).store.remove_rts_ftp(current.tms_id, if_match=etag))
 
 
 async def put_applied(request: Request) -> Response:
-    current, etag = await _current(request)
+    current, etag = _current(request)
     applied = wire.applied_from_json(await read_json(request, "AppliedFrom"))
     live = _state(request).store.record_applied(current.tms_id, applied, if_match=etag)
     return subsidiary_response(live)

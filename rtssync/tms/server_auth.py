@@ -7,12 +7,16 @@ import hmac
 import math
 import secrets
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from rtssync.model import Secret
 from rtssync.tms.problems import ProblemError
 from rtssync.tms.ratelimit import TokenBucket
+
+MAX_TRACKED_TOKENS = 10_000
+"""Rate-limit buckets kept; a client fetching more tokens than this only resets its oldest."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +102,7 @@ class PerTokenRateLimit:
         self._rate = rate
         self._burst = burst
         self._clock = clock
-        self._buckets: dict[str, TokenBucket] = {}
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
         self._lock = threading.Lock()
 
     def check(self, token: str) -> None:
@@ -107,6 +111,8 @@ class PerTokenRateLimit:
             if bucket is None:
                 bucket = TokenBucket(self._rate, self._burst, clock=self._clock)
                 self._buckets[token] = bucket
+                if len(self._buckets) > MAX_TRACKED_TOKENS:
+                    self._buckets.popitem(last=False)  # the oldest token; long expired by now
         wait = bucket.try_acquire()
         if wait > 0:
             raise ProblemError(

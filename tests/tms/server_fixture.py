@@ -10,6 +10,8 @@ Stable API (other engineers' end-to-end tests use it):
         server.request_count("POST", "/api/v1/subsidiaries/search")
         server.log_lines        # what the server logged, one string per record
         server.state            # the ServerState (tokens.expire_all(), request_counts, ...)
+        server.state.faults.inject_next(Fault.DROP_AFTER)   # exact fault scenarios
+        with server.http_backend() as backend: ...          # the http backend, pointed here
 
 Options of ``run_server`` go into :class:`rtssync.tms.server.ServerConfig` (``rate_limit``,
 ``token_ttl``, ``faults``, ``max_body_bytes``, ...). The server runs on a thread of the test
@@ -29,6 +31,7 @@ import pytest
 
 from rtssync.model import Secret
 from rtssync.tms.factory import CLIENT_ID_ENV, CLIENT_SECRET_ENV
+from rtssync.tms.http import ClientCredentials, HttpBackend, HttpOptions
 from rtssync.tms.local import LocalBackend
 from rtssync.tms.serve import ServerThread
 from rtssync.tms.server import ServerConfig, ServerState, create_app
@@ -67,6 +70,11 @@ class RunningServer:
 
     def reset_counts(self) -> None:
         self.state.request_counts.clear()
+
+    def http_backend(self, options: HttpOptions | None = None) -> HttpBackend:
+        """An HttpBackend for this server (the caller closes it)."""
+        credentials = ClientCredentials(self.client_id, Secret(self.client_secret))
+        return HttpBackend(self.url, credentials, options)
 
 
 @contextmanager

@@ -12,7 +12,6 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -44,9 +43,8 @@ FAST = HttpOptions(rate_limit=1000.0, rate_burst=50.0, backoff_initial=0.01, bac
 """For suites that are not about pacing: the contract suite makes hundreds of calls."""
 
 
-def backend_for(server: RunningServer, options: HttpOptions = FAST, **kwargs: Any) -> HttpBackend:
-    credentials = ClientCredentials(server.client_id, Secret(server.client_secret))
-    return HttpBackend(server.url, credentials, options, **kwargs)
+def backend_for(server: RunningServer, options: HttpOptions = FAST) -> HttpBackend:
+    return server.http_backend(options)
 
 
 class TestHttpBackendContract(TmsContract):
