@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
+import jsonschema
+
 from rtssync import __version__
 from rtssync.diff import PlainValue
 from rtssync.errors import RtssyncError, StalePlanError
@@ -30,8 +32,10 @@ from rtssync.plan import (
     PlanChange,
     SecretState,
 )
+from rtssync.schema import load_schema
 
 FORMAT_NAME = "rtssync-plan"
+SCHEMA_NAME = "plan.schema.json"
 CHECKSUM_PREFIX = "sha256:"
 
 
@@ -119,6 +123,16 @@ def _change_from(raw: Mapping[str, Any]) -> PlanChange:
     )
 
 
+def _shape_problem(document: Mapping[str, Any]) -> str | None:
+    """The first way ``document`` breaks ``schemas/plan.schema.json``, if any."""
+    validator = jsonschema.Draft202012Validator(load_schema(SCHEMA_NAME))
+    error = jsonschema.exceptions.best_match(validator.iter_errors(document))
+    if error is None:
+        return None
+    where = "/".join(str(part) for part in error.absolute_path) or "(top level)"
+    return f"{where}: {error.message}"
+
+
 def plan_from_document(document: Mapping[str, Any]) -> Plan:
     """Rebuild a Plan; refuses a document whose checksum does not match (StalePlanError)."""
     if document.get("format") != FORMAT_NAME:
@@ -133,6 +147,9 @@ def plan_from_document(document: Mapping[str, Any]) -> Plan:
             "stale plan: the plan file's checksum does not match its content (edited or "
             "damaged); nothing applied. Make a new plan with `rtssync plan --out FILE`."
         )
+    problem = _shape_problem(document)
+    if problem is not None:
+        raise PlanFileError(f"the plan file is not a valid rtssync plan: {problem}")
     try:
         return Plan(
             changes=tuple(_change_from(raw) for raw in document["changes"]),
@@ -206,6 +223,15 @@ def stale_reasons(saved: Plan, current: Plan) -> list[str]:
             after_v.etag, after_v.credentials_revision
         ):
             reasons.append(f"TMS subsidiary {tms_id} changed since the plan was made (ETag)")
-    if not reasons and [c.id for c in saved.changes] != [c.id for c in current.changes]:
+    if not reasons and _what_runs(saved) != _what_runs(current):
         reasons.append("the same inputs now give different changes (another rtssync version?)")
     return reasons
+
+
+def _what_runs(plan: Plan) -> list[tuple[object, ...]]:
+    """What apply executes for each change: a saved plan may only ever run these.
+
+    The checksum catches accidents, not intent (anyone can recompute a sha256), so apply only
+    trusts a saved plan whose writes are exactly those the same inputs produce now.
+    """
+    return [(c.id, c.key, c.kind, c.action, c.tms_id, c.depends_on) for c in plan.changes]

@@ -13,6 +13,7 @@ from rtssync.errors import StalePlanError
 from rtssync.plan import Plan, build_plan
 from rtssync.planfile import (
     PlanFileError,
+    checksum,
     current_commit,
     read_plan,
     stale_reasons,
@@ -100,3 +101,29 @@ def test_commit_is_head_in_git_and_none_outside(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("x")
     head = git_commit_all(tmp_path, "one")
     assert current_commit(tmp_path) == head
+
+
+def test_a_crafted_plan_with_a_recomputed_checksum_still_cannot_change_what_runs(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "plan.json"
+    write_plan(saved_plan(), path)
+    document = json.loads(path.read_text())
+    document["changes"][0]["action"] = "remove_ftp"
+    document["checksum"] = checksum(document)
+    path.write_text(json.dumps(document))
+    crafted = read_plan(path)  # well-formed, checksum fine...
+    assert stale_reasons(crafted, saved_plan()) == [  # ...but not what these inputs give
+        "the same inputs now give different changes (another rtssync version?)"
+    ]
+
+
+def test_a_plan_of_the_wrong_shape_says_where(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    write_plan(saved_plan(), path)
+    document = json.loads(path.read_text())
+    document["changes"][1]["kind"] = "delete_everything"
+    document["checksum"] = checksum(document)
+    path.write_text(json.dumps(document))
+    with pytest.raises(PlanFileError, match=r"changes/1/kind"):
+        read_plan(path)
