@@ -80,6 +80,9 @@ def test_credentials_re_set_show_as_rotated_without_any_key(world: World) -> Non
     assert "~ rotate RTS FTP credentials (changed in git)" in plan.stdout
     assert "password: (changed)" in plan.stdout
     assert NEW_PASSWORD not in plan.stdout + plan.stderr
+    with_keys = world.rtssync("plan", keys=True)  # keys: the usernames are compared too
+    assert "username: (unchanged)" in with_keys.stdout
+    assert "password: (changed)" in with_keys.stdout
     apply_all(world)
     with world.store() as store:
         live = next(s for s in store.list_subsidiaries() if s.fields.name == "Subsidiary 1 LLC")
