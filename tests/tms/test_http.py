@@ -11,13 +11,14 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from rtssync.config import Settings, TmsKind, TmsSettings
 from rtssync.errors import ConflictError, RtssyncError, TmsError
-from rtssync.model import FtpProtocol, FtpSettings, Secret
+from rtssync.model import FtpProtocol, FtpSettings, LiveSubsidiary, Secret
 from rtssync.tms.base import TmsBackend
 from rtssync.tms.faults import Fault, FaultConfig
 from rtssync.tms.http import ClientCredentials, HttpBackend, HttpOptions
@@ -319,3 +320,28 @@ def test_from_settings_refuses_a_malformed_option(
     monkeypatch.setenv("RTSSYNC_TMS_CLIENT_SECRET", "secret")
     with pytest.raises(RtssyncError, match=r"tms\.options\.page_size"):
         HttpBackend.from_settings(settings_for("http://127.0.0.1:1", tmp_path, page_size="x"))
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_concurrent_writes_through_faults_end_as_intended(tmp_path: Path, seed: int) -> None:
+    """What an engine applying several subsidiaries at once does, through 20% faults."""
+    faults = FaultConfig(error_rate=0.1, drop_rate=0.1, seed=seed)
+    with run_server(tmp_path / "tms.sqlite", faults=faults, rate_limit=1000.0) as server:
+        with backend_for(server) as backend:
+
+            def configure(n: int) -> LiveSubsidiary:
+                sub = backend.create_subsidiary(sample_fields(n), idempotency_key=f"c-{n}")
+                sub = backend.set_notice_of_assignment(sub.tms_id, f"N{n}", if_match=sub.etag)
+                return backend.put_rts_ftp(
+                    sub.tms_id, FTP, credentials=login(username=f"u{n}"),
+                    credentials_revision=f"r{n}", if_match=sub.etag,
+                )  # fmt: skip
+
+            done = backend.run_concurrently([partial(configure, n) for n in range(8)])
+        stored = {s.tms_id: s for s in server.store.list_subsidiaries()}
+        assert len(stored) == 8  # no duplicate creates
+        assert {s.tms_id: s for s in done} == stored
+        assert sorted(s.fields.name for s in done) == sorted(
+            sample_fields(n).name for n in range(8)
+        )
+        assert all(s.rts_ftp is not None and s.rts_ftp.credentials_revision for s in done)
