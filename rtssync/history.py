@@ -175,7 +175,8 @@ def _subsidiary_commits(repository: GitRepository, directory: str) -> list[Commi
     subsidiary file.
     """
     commits: list[Commit] = []
-    for commit in repository.log(directory or "."):
+    # Literal: a folder name with * or ? must not act as a glob.
+    for commit in repository.log(f":(literal){directory or '.'}"):
         changes = tuple(_normalize(change, directory) for change in commit.changes)
         kept = tuple(change for change in changes if change is not None)
         if kept:
