@@ -124,3 +124,27 @@ def test_sops_decrypts_whatever_rtssync_encrypts(document: dict[str, Any], which
         )
         assert result.returncode == 0, result.stderr
         assert same(json.loads(result.stdout), document, json_numbers=True)
+
+
+@settings(max_examples=25, deadline=None)
+@given(document=JSON_SAFE_DOCUMENTS, which=st.integers(min_value=0, max_value=len(RULES) - 1))
+def test_rtssync_decrypts_whatever_sops_encrypts(document: dict[str, Any], which: int) -> None:
+    selected = RULES[which]
+    rule = f"creation_rules:\n  - age: {selected.age_recipients[0]}\n"
+    for name in ("encrypted_regex", "unencrypted_regex"):
+        if getattr(selected, name):
+            rule += f"    {name}: '{getattr(selected, name)}'\n"
+    rule += f"    mac_only_encrypted: {str(selected.mac_only_encrypted).lower()}\n"
+    with tempfile.TemporaryDirectory() as temp:
+        (Path(temp) / ".sops.yaml").write_text(rule)
+        (Path(temp) / "doc.json").write_text(json.dumps(document), encoding="utf-8")
+        result = subprocess.run(
+            [sops_binary(), "encrypt", "--output-type", "yaml", "doc.json"],
+            capture_output=True,
+            check=False,
+            cwd=temp,
+        )
+    assert result.returncode == 0, result.stderr
+    identities = find_identities({"SOPS_AGE_KEY": str(IDENTITY), "HOME": "/nonexistent"})
+    plain = decrypt_document(Path("doc.yaml"), result.stdout, identities=identities)
+    assert same(plain, document, json_numbers=True)
