@@ -61,15 +61,17 @@ class Action(StrEnum):
     UPDATE_FIELDS = "update_fields"
     SET_INVOICING = "set_invoicing"
     SET_NOA = "set_noa"
-    PUT_FTP_SETTINGS = "put_ftp_settings"
-    """Settings only; the TMS keeps the stored login and its revision."""
     PUT_FTP_CREDENTIALS = "put_ftp_credentials"
     """Settings and login; apply decrypts the credentials for this one."""
+    PUT_FTP_SETTINGS = "put_ftp_settings"
+    """Settings only; the TMS keeps the stored login and its revision."""
     REMOVE_FTP = "remove_ftp"
     NONE = "none"
 
 
-# The order writes to one subsidiary happen in: it must exist before anything is set on it.
+# The order writes to one subsidiary happen in: it must exist before anything is set on it, and
+# a new login goes out (with the new settings) before a settings-only write, so a stored login
+# is never pointed at a new host on its own.
 ACTION_ORDER: tuple[Action, ...] = tuple(Action)
 
 
@@ -270,6 +272,7 @@ class _Values:
     after: Mapping[str, PlainValue] | None = None
     noa_diff: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    depends_on: tuple[str, ...] = ()
 
 
 def _difference(
@@ -285,6 +288,7 @@ def _difference(
         kind=shown_kind, action=action, summary=summary, tms_id=live.tms_id,
         source=_relative(desired.source, ctx.root), aspect=aspect, before=values.before,
         after=values.after, noa_diff=values.noa_diff, warnings=values.warnings,
+        depends_on=values.depends_on,
     )
 
 
@@ -328,19 +332,19 @@ def _ftp_changes(
     changes: list[PlanChange] = []
     ftp, live_ftp = desired.factoring.ftp, live.rts_ftp
     before, after = only_changed(plain(live_ftp.settings), plain(ftp))
-    host_moved = "host" in after and live_ftp.password_set
     new_host = (f"{NEW_HOST_WARNING}: {live_ftp.settings.host} -> {ftp.host}",)
+    credentials = _credential_change(desired, live, ctx, source)
+    if credentials is not None:
+        warnings = credentials.warnings + (new_host if "host" in after else ())
+        changes.append(replace(credentials, warnings=warnings))
     if after:
+        host_moved = "host" in after and live_ftp.password_set
         changes.append(_difference(
             desired, live, ctx, kind=ChangeKind.UPDATE_FTP, action=Action.PUT_FTP_SETTINGS,
             aspect="ftp", summary="update RTS FTP settings: " + ", ".join(after), edited=edited,
-            values=_Values(before=before, after=after, warnings=new_host if host_moved else ()),
+            values=_Values(before=before, after=after, warnings=new_host if host_moved else (),
+                           depends_on=tuple(c.id for c in changes)),
         ))
-    credentials = _credential_change(desired, live, ctx, source)
-    if credentials is not None:
-        depends = tuple(c.id for c in changes)
-        warnings = credentials.warnings + (new_host if "host" in after else ())
-        changes.append(replace(credentials, depends_on=depends, warnings=warnings))
     return changes
 
 

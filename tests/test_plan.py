@@ -138,12 +138,14 @@ def test_credentials_re_encrypted_in_git_rotate_without_any_key() -> None:
     assert change.after is None
 
 
-def test_rotation_together_with_a_settings_change_waits_for_it() -> None:
+def test_a_new_login_goes_out_with_new_settings_before_a_settings_only_write() -> None:
     applied = desired(1)
-    wanted = with_ftp(applied, credentials=credentials(1, 2), ftp=ftp_settings(directory="/in"))
-    update, rotate = plan_of([wanted], [live_for(applied)]).changes
-    assert (update.kind, rotate.kind) == (ChangeKind.UPDATE_FTP, ChangeKind.ROTATE_CREDENTIALS)
-    assert rotate.depends_on == (update.id,)
+    wanted = with_ftp(applied, credentials=credentials(1, 2),
+                      ftp=ftp_settings(host="ftp2.rtsfinancial.com"))
+    rotate, update = plan_of([wanted], [live_for(applied)]).changes
+    assert (rotate.kind, update.kind) == (ChangeKind.ROTATE_CREDENTIALS, ChangeKind.UPDATE_FTP)
+    assert update.depends_on == (rotate.id,)  # a failed rotation keeps the old host
+    assert any("NEW host" in w for w in rotate.warnings)
 
 
 def test_usernames_read_back_with_keys_show_which_secret_changed() -> None:
@@ -284,5 +286,5 @@ def test_sftp_needs_no_plain_text_warning() -> None:
         protocol=FtpProtocol.SFTP, port=22, host_key="ssh-ed25519 AAAA"))
     live = live_for(wanted, rts_ftp=LiveFtp(ftp_settings(), "u", True, None))
     changes = plan_of([wanted], [live]).changes
-    assert [c.kind for c in changes] == [ChangeKind.UPDATE_FTP, ChangeKind.DRIFT]
+    assert [c.kind for c in changes] == [ChangeKind.DRIFT, ChangeKind.UPDATE_FTP]
     assert not any("in clear" in w for c in changes for w in c.warnings)
