@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 from collections import Counter
@@ -35,6 +36,7 @@ def _json_of(prefix: str) -> str:
     return f"json_object({pairs})"
 
 
+# Column names come from TRACKED_COLUMNS: no input reaches this SQL.
 AUDIT_SQL = f"""
 CREATE TABLE IF NOT EXISTS reliability_audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, tbl TEXT, op TEXT, subsidiary_id TEXT,
@@ -51,7 +53,7 @@ CREATE TRIGGER IF NOT EXISTS reliability_cred_insert AFTER INSERT ON ftp_credent
 CREATE TRIGGER IF NOT EXISTS reliability_cred_update AFTER UPDATE ON ftp_credentials BEGIN
     INSERT INTO reliability_audit (tbl, op, subsidiary_id) VALUES
     ('ftp_credentials', 'update', NEW.subsidiary_id); END;
-"""
+"""  # noqa: S608
 
 
 def _connect(db_path: Path) -> sqlite3.Connection:
@@ -97,7 +99,7 @@ def audit_report(db_path: Path) -> AuditReport:
             after_write.setdefault(row["subsidiary_id"], []).append(new)
     repeated = []
     for states in after_write.values():
-        for before, after in zip(states, states[1:], strict=False):
+        for before, after in itertools.pairwise(states):
             if _tracked(before) == _tracked(after):
                 repeated.append(after)
     writes = sum(len(states) - 1 for states in after_write.values())

@@ -15,6 +15,7 @@ from tests.e2e.harness import World
 from tests.reliability.conftest import Recorder
 from tests.reliability.store import audit_report, install_audit
 from tests.reliability.worlds import http_world, outcomes, template_repo
+from tests.repo_factory import ConfigRepo
 
 SEEDS = 20
 SUBSIDIARIES = 4
@@ -25,7 +26,7 @@ CLIENT = {"max_attempts": "3"}  # few retries, so some runs give up and re-runs 
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> object:
+def template(tmp_path_factory: pytest.TempPathFactory) -> ConfigRepo:
     return template_repo(tmp_path_factory.mktemp("faults-template"), SUBSIDIARIES)
 
 
@@ -46,7 +47,8 @@ def check_converged_once(world: World) -> None:
     assert sorted(s.fields.name for s in lives) == [
         f"Subsidiary {n} LLC" for n in range(1, SUBSIDIARIES + 1)]
     for live in lives:
-        assert live.rts_ftp is not None and live.notice_of_assignment
+        assert live.rts_ftp is not None
+        assert live.notice_of_assignment
         assert store.password_matches(live.tms_id, Secret(CANARY_PASSWORD))
     audit = audit_report(world.server.db_path)
     assert all(count == 1 for count in audit.creates.values()), audit.creates
@@ -55,13 +57,13 @@ def check_converged_once(world: World) -> None:
 
 
 def test_apply_converges_through_errors_and_dropped_connections_over_many_seeds(
-    template: object, tmp_path: Path, scale: int, figures: Recorder,
+    template: ConfigRepo, tmp_path: Path, scale: int, figures: Recorder,
 ) -> None:
     seeds = list(range(1, SEEDS * scale + 1))
     runs, faults_seen, requests = [], 0, 0
     for seed in seeds:
         faults = FaultConfig(error_rate=ERROR_RATE, drop_rate=DROP_RATE, seed=seed)
-        with http_world(template, tmp_path / f"seed-{seed}", options=CLIENT,  # type: ignore[arg-type]
+        with http_world(template, tmp_path / f"seed-{seed}", options=CLIENT,
                         faults=faults) as world:
             assert world.server is not None
             install_audit(world.server.db_path)
