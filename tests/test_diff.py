@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from rtssync.diff import PlainValue, changed_keys, only_changed
+import pytest
+
+from rtssync.diff import PlainValue, changed_keys, only_changed, plain
+from rtssync.model import FtpProtocol, FtpSettings
 
 
 def test_equal_records_have_no_changed_keys() -> None:
@@ -21,3 +24,14 @@ def test_changed_added_and_removed_keys_are_named_in_the_desired_order() -> None
     assert changed_keys(before, after) == ["b", "new", "gone"]
     assert only_changed(before, after) == ({"b": 2, "new": None, "gone": 3},
                                            {"b": 20, "new": 4, "gone": None})
+
+
+def test_a_record_flattens_to_plain_values_with_enums_as_text() -> None:
+    settings = FtpSettings(FtpProtocol.SFTP, "ftp.rtsfinancial.com", 22, "/in", "ssh-ed25519 AA")
+    assert plain(settings) == {"protocol": "sftp", "host": "ftp.rtsfinancial.com", "port": 22,
+                               "directory": "/in", "host_key": "ssh-ed25519 AA"}
+
+
+def test_only_flat_records_flatten() -> None:
+    with pytest.raises(TypeError):
+        plain({"not": "a record"})
