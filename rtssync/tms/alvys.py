@@ -180,8 +180,8 @@ class AlvysBackend(HttpBackend):
             "pageSize": self.options.page_size,
             "status": list(self.carrier_statuses),
         }
-        result = self._call("POST", CARRIER_SEARCH_PATH, json=body, what=what)
-        document = _lower_keys(self._json(result.response, what))
+        result = self.api.call("POST", CARRIER_SEARCH_PATH, json=body, what=what)
+        document = _lower_keys(self.api.json_object(result.response, what))
         total, items = document.get("total"), document.get("items")
         if not isinstance(total, int) or not isinstance(items, list):
             raise TmsError(f"{what}: Alvys sent a page without 'total' and 'items'")
