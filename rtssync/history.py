@@ -131,7 +131,7 @@ def read_history(root: Path, config_dir: Path, key: str | None = None) -> list[H
     directory = _directory_in_repository(repository, config_dir)
     commits = _subsidiary_commits(repository, directory) if has_commits(repository) else []
     if key is not None:
-        commits = _commits_of_key(commits, _lineage(commits, key))
+        commits = _commits_of_key(commits, key)
         if not commits:
             raise RtssyncError(
                 f"no history for {key!r}: no commit changed {config_dir}/{key}.yaml "
@@ -205,36 +205,40 @@ def _with_changes(commit: Commit, changes: tuple[FileChange, ...]) -> Commit:
     )
 
 
-def _lineage(commits: Sequence[Commit], key: str) -> frozenset[str]:
-    """Every key the subsidiary ``key`` had, following renames both ways (like --follow)."""
-    renames = [
-        (key_of(change.old_path), key_of(change.path))
-        for commit in commits
-        for change in commit.changes
-        if change.status is ChangeStatus.RENAMED and change.old_path is not None
-    ]
+def _commits_of_key(commits: Sequence[Commit], key: str) -> list[Commit]:
+    """The commits (newest first) of the one file now or last called ``key``, like --follow.
+
+    Walking back in time, a rename to a followed name switches to the old name, and the commit
+    that added the file ends the trail: a different subsidiary that had the same name before
+    (removed, or renamed away) is not mixed in.
+    """
     names = {key}
-    grown = True
-    while grown:
-        grown = False
-        for old, new in renames:
-            if (old in names) != (new in names):
-                names.update((old, new))
-                grown = True
-    return frozenset(names)
-
-
-def _commits_of_key(commits: Sequence[Commit], names: frozenset[str]) -> list[Commit]:
     selected: list[Commit] = []
     for commit in commits:
-        changes = tuple(
-            change for change in commit.changes
-            if key_of(change.path) in names
-            or (change.old_path is not None and key_of(change.old_path) in names)
-        )
-        if changes:
-            selected.append(_with_changes(commit, changes))
+        kept = tuple(change for change in commit.changes if _concerns(change, names))
+        for change in kept:
+            _step_back(change, names)
+        if kept:
+            selected.append(_with_changes(commit, kept))
     return selected
+
+
+def _concerns(change: FileChange, names: set[str]) -> bool:
+    if key_of(change.path) in names:
+        return True
+    # A rename away from a followed name: the file now has another name, still the same file.
+    return change.status is ChangeStatus.RENAMED and change.old_path is not None \
+        and key_of(change.old_path) in names
+
+
+def _step_back(change: FileChange, names: set[str]) -> None:
+    """What the followed file was called just before ``change``."""
+    name = key_of(change.path)
+    if change.status is ChangeStatus.RENAMED and change.old_path is not None and name in names:
+        names.discard(name)
+        names.add(key_of(change.old_path))
+    elif change.status in (ChangeStatus.ADDED, ChangeStatus.COPIED):
+        names.discard(name)
 
 
 def _version_specs(commit: Commit, change: FileChange) -> tuple[str | None, str | None]:

@@ -160,16 +160,38 @@ def test_history_is_newest_first_with_author_date_and_message(
     assert datetime.fromisoformat(latest["date"]).tzinfo is not None
 
 
-def test_one_key_follows_its_renames(scripted: ScriptedHistory) -> None:
+def test_one_key_follows_its_renames_back_in_time(scripted: ScriptedHistory) -> None:
     commits = scripted.commits
-    expected = [commits[step] for step in
-                ("fields", "rename", "host", "rotate", "noa", "initial")]
 
-    for key in ("alpha-freight", "sub-1"):
-        entries = history_json(scripted.repo.root, key)
-        assert [e["commit"] for e in entries] == expected
-        assert all(c["key"] in {"sub-1", "alpha-freight"}
-                   for e in entries for c in e["changes"])
+    entries = history_json(scripted.repo.root, "alpha-freight")
+
+    assert [e["commit"] for e in entries] == [
+        commits[step] for step in ("fields", "rename", "host", "rotate", "noa", "initial")]
+    assert all(c["key"] in {"sub-1", "alpha-freight"} for e in entries for c in e["changes"])
+
+
+def test_an_old_name_shows_its_history_up_to_the_rename(scripted: ScriptedHistory) -> None:
+    commits = scripted.commits
+
+    entries = history_json(scripted.repo.root, "sub-1")
+
+    assert [e["commit"] for e in entries] == [
+        commits[step] for step in ("rename", "host", "rotate", "noa", "initial")]
+    assert entries[0]["changes"][0]["description"] == "renamed from sub-1"
+
+
+def test_a_reused_name_is_a_different_subsidiary(tmp_path: Path) -> None:
+    repo = make_config_repo(tmp_path, [subsidiary(1)], init_git=True)
+    git(repo.root, "mv", repo.relpath_of("sub-1"), "config/subsidiaries/alpha.yaml")
+    git_commit_all(repo.root, "sub-1 is Alpha now")
+    repo.write_subsidiary("sub-1", subsidiary(9, name="Newcomer LLC"))
+    git_commit_all(repo.root, "A new subsidiary takes the name sub-1")
+
+    alpha = history_json(repo.root, "alpha")
+    newcomer = history_json(repo.root, "sub-1")
+
+    assert [e["subject"] for e in alpha] == ["sub-1 is Alpha now", "initial config"]
+    assert [e["subject"] for e in newcomer] == ["A new subsidiary takes the name sub-1"]
 
 
 def test_one_key_shows_its_removal(scripted: ScriptedHistory) -> None:
