@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from rtssync.model import Secret
 from rtssync.tms.faults import Fault, FaultConfig
 from rtssync.tms.openapi import contract
 from tests.conftest import CANARY_PASSWORD
@@ -524,3 +525,58 @@ def test_an_idempotency_key_outlives_a_server_restart(tmp_path: Path) -> None:
             total = raw.post(SEARCH, json={"page": 0, "pageSize": 10}).json()["total"]
     assert ids[0] == ids[1]
     assert total == 1
+
+
+# -- test hooks: edits "made in the Alvys UI" ---------------------------------------------------
+
+
+def configured_over_http(client: httpx.Client) -> dict[str, Any]:
+    sub = create(client).json()
+    body = {
+        "protocol": "ftp", "host": "devftp.rtsfinancial.com", "port": 21, "directory": "/in",
+        "credentials": {"username": "rts1", "password": "pw-1"}, "credentialsRevision": "cr1-a",
+    }  # fmt: skip
+    url = f"{SUBSIDIARIES}/{sub['id']}/rts-ftp"
+    configured: dict[str, Any] = client.put(
+        url, json=body, headers={"If-Match": sub["etag"]}
+    ).json()
+    return configured
+
+
+def test_a_ui_edit_needs_no_if_match_and_makes_the_planned_etag_stale(
+    client: httpx.Client,
+) -> None:
+    sub = configured_over_http(client)
+    edit = client.patch(f"{SUBSIDIARIES}/{sub['id']}/ui-edit", json={"name": "Renamed in UI"})
+    assert edit.status_code == 200
+    assert edit.json()["name"] == "Renamed in UI"
+    assert edit.json()["mcNumber"] == sub["mcNumber"]  # untouched parts stay
+    planned = client.put(
+        f"{SUBSIDIARIES}/{sub['id']}/notice-of-assignment",
+        json={"text": "NOTICE"},
+        headers={"If-Match": sub["etag"]},
+    )
+    assert_problem(planned, 412)
+
+
+def test_credentials_typed_in_the_ui_clear_the_revision(
+    tms_server: RunningServer, client: httpx.Client
+) -> None:
+    sub = configured_over_http(client)
+    body = {"credentials": {"username": "rts1", "password": CANARY_PASSWORD}}
+    edit = client.patch(f"{SUBSIDIARIES}/{sub['id']}/ui-edit", json=body)
+    assert edit.status_code == 200
+    ftp = edit.json()["rtsFtp"]
+    assert (ftp["passwordSet"], ftp["credentialsRevision"]) == (True, None)
+    assert CANARY_PASSWORD not in edit.text
+    assert tms_server.store.password_matches(sub["id"], Secret(CANARY_PASSWORD))
+
+
+def test_ui_create_and_delete_hooks(client: httpx.Client) -> None:
+    made = client.post(
+        "/api/v1/ui/subsidiaries", json={"name": "U", "mcNumber": "1", "dotNumber": "2"}
+    )
+    assert made.status_code == 201
+    assert client.post(SEARCH, json={"page": 0, "pageSize": 5}).json()["total"] == 1
+    assert client.delete(f"/api/v1/ui/subsidiaries/{made.json()['id']}").status_code == 204
+    assert_problem(client.get(f"{SUBSIDIARIES}/{made.json()['id']}"), 404)
