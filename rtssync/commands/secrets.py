@@ -43,7 +43,15 @@ def secrets_group() -> None:
 )
 @click.pass_obj
 def set_command(obj: object, key: str, username: str, password_stdin: bool) -> None:
-    """Encrypt USERNAME and the password from stdin into KEY's subsidiary file."""
+    """Encrypt the RTS FTP username and password into KEY's subsidiary file.
+
+    \b
+      printf '%s' "$RTS_PW" | rtssync secrets set alpha-freight \\
+          --username alpha-ftp --password-stdin
+
+    Follows the .sops.yaml creation rule. Only the public recipients are needed, unless the
+    file holds other encrypted values (then the age key to decrypt it is needed too).
+    """
     if not password_stdin:
         raise click.UsageError("pass the password on standard input with --password-stdin")
     root, config_file = _context(obj)
@@ -87,6 +95,10 @@ def atomic_write(file: Path, text: str) -> None:
 
 
 def _read_password(file: Path) -> Secret:
+    """All of stdin minus one trailing newline; at a terminal, one line typed without echo."""
+    if sys.stdin.isatty():
+        typed = click.prompt("RTS FTP password", hide_input=True, err=True, default="")
+        return _non_empty(file, str(typed))
     raw = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
     try:
         text = raw.decode("utf-8")
@@ -96,6 +108,10 @@ def _read_password(file: Path) -> Secret:
         text = text[:-2]
     elif text.endswith("\n"):
         text = text[:-1]
+    return _non_empty(file, text)
+
+
+def _non_empty(file: Path, text: str) -> Secret:
     if not text:
         raise RtssyncError(f"{file}: the password on stdin is empty")
     return Secret(text)

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import base64
 import os
+import pty
+import select
 import stat
 import subprocess
 import sys
+import termios
+import time
 import urllib.parse
 from pathlib import Path
 
@@ -258,3 +262,60 @@ def test_with_a_full_mac_rule_sops_still_accepts_the_file(tmp_path: Path) -> Non
 
     assert read_metadata(repo.path_of("sub-1").read_bytes()).mac_only_encrypted is False
     assert repo.sops_decrypt("sub-1")["notice_of_assignment"].startswith("NOTICE OF ASSIGNMENT")
+
+
+def test_at_a_terminal_the_password_is_typed_without_echo(repo: ConfigRepo, tmp_path: Path) -> None:
+    controller, terminal = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_")}
+    env["HOME"] = str(tmp_path / "nobody")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rtssync",
+            "-C",
+            str(repo.root),
+            "secrets",
+            "set",
+            "sub-1",
+            "--username",
+            "tty-user",
+            "--password-stdin",
+        ],
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+    )
+    os.close(terminal)
+    _wait_until_echo_is_off(controller)
+    os.write(controller, (CANARY_PASSWORD + "\n").encode())
+    stdout, stderr = process.communicate(timeout=60)
+    echoed = _drain(controller)
+    os.close(controller)
+
+    assert process.returncode == 0, stderr
+    assert_no_canary(stdout.decode(), stderr.decode(), echoed)
+    assert repo.sops_decrypt("sub-1")["factoring"]["ftp"]["password"] == CANARY_PASSWORD
+
+
+def _wait_until_echo_is_off(fd: int) -> None:
+    """The prompt turns echo off (and flushes input) first; type only after that."""
+    deadline = time.monotonic() + 30
+    while termios.tcgetattr(fd)[3] & termios.ECHO and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _drain(fd: int) -> str:
+    """What the terminal showed (echo included); EIO means the other side is gone."""
+    shown = b""
+    while select.select([fd], [], [], 0)[0]:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    return shown.decode(errors="replace")
