@@ -64,7 +64,10 @@ def clear_identity_cache() -> None:
 def _discover(env: Mapping[str, str]) -> Identities:
     identities: list[Any] = []
     searched: list[str] = []
-    for label, text in _sources(env, searched):
+    for label, text in _sources(env):
+        if text is None:
+            searched.append(label)
+            continue
         parsed = parse_identities(text, label)
         identities.extend(parsed)
         searched.append(f"{label} ({len(parsed)} identit{'y' if len(parsed) == 1 else 'ies'})")
@@ -74,27 +77,27 @@ def _discover(env: Mapping[str, str]) -> Identities:
     return Identities(identities=tuple(identities), searched=tuple(searched))
 
 
-def _sources(env: Mapping[str, str], searched: list[str]) -> list[tuple[str, str]]:
-    """(label, text) for every identity source that is set, in sops's order."""
-    sources: list[tuple[str, str]] = []
+def _sources(env: Mapping[str, str]) -> list[tuple[str, str | None]]:
+    """(label, text) for every identity source in sops's order; text None: not there."""
+    sources: list[tuple[str, str | None]] = []
     if AGE_KEY_ENV in env:
         sources.append((AGE_KEY_ENV, env[AGE_KEY_ENV]))
     else:
-        searched.append(f"{AGE_KEY_ENV} (not set)")
+        sources.append((f"{AGE_KEY_ENV} (not set)", None))
     if AGE_KEY_FILE_ENV in env:
         path = env[AGE_KEY_FILE_ENV]
         sources.append((f"{AGE_KEY_FILE_ENV}={path}", _read_key_file(Path(path), AGE_KEY_FILE_ENV)))
     else:
-        searched.append(f"{AGE_KEY_FILE_ENV} (not set)")
+        sources.append((f"{AGE_KEY_FILE_ENV} (not set)", None))
     if AGE_KEY_CMD_ENV in env:
         sources.append((f"{AGE_KEY_CMD_ENV} command", _run_key_command(env[AGE_KEY_CMD_ENV], env)))
     else:
-        searched.append(f"{AGE_KEY_CMD_ENV} (not set)")
+        sources.append((f"{AGE_KEY_CMD_ENV} (not set)", None))
     default = user_key_file(env)
     if default is not None and default.is_file():
         sources.append((str(default), _read_key_file(default, str(default))))
     elif default is not None:
-        searched.append(f"{default} (missing)")
+        sources.append((f"{default} (missing)", None))
     return sources
 
 
