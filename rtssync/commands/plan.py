@@ -12,7 +12,7 @@ import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -23,7 +23,7 @@ from rtssync.config import Settings, load_settings
 from rtssync.desired import DesiredState, load_desired_state
 from rtssync.errors import SopsError
 from rtssync.model import DesiredSubsidiary, LiveSubsidiary
-from rtssync.plan import Plan, build_plan
+from rtssync.plan import DecryptUsernames, Plan, build_plan
 from rtssync.planfile import current_commit, write_plan
 from rtssync.render import get_renderer
 from rtssync.sops import decrypt_values, find_identities
@@ -70,18 +70,24 @@ class PlanInputs:
     desired: DesiredState
     live: list[LiveSubsidiary]
     commit: str | None
+    usernames: Mapping[str, str] | None = field(default=None, repr=False)
+    """Decrypted RTS FTP usernames if read_inputs was asked for them ({} without keys);
+    credentials, so never in a repr."""
 
 
-def read_inputs(settings: Settings, backend: TmsBackend) -> PlanInputs:
+def read_inputs(settings: Settings, backend: TmsBackend, *, usernames: bool = False
+                ) -> PlanInputs:
     """The files (validated, no keys needed), the TMS's subsidiaries and the git commit.
 
-    The TMS is read on a second thread while the files load: over HTTP that read is mostly
-    waiting (latency, pacing under the rate limit), so the two overlap instead of adding up.
-    A problem in the files is still reported at once, without waiting for the TMS.
+    The TMS is read on a second thread while the files load (and, with ``usernames``, while
+    the usernames are decrypted): over HTTP that read is mostly waiting (latency, pacing under
+    the rate limit), so the two overlap instead of adding up. A problem in the files is still
+    reported at once, without waiting for the TMS.
     """
     live = _in_background(backend.list_subsidiaries)
     desired = load_desired_state(settings)
-    return PlanInputs(settings, desired, live.result(), current_commit(settings.root))
+    known = sops_usernames(list(desired)) if usernames else None
+    return PlanInputs(settings, desired, live.result(), current_commit(settings.root), known)
 
 
 def _in_background(read: Callable[[], T]) -> Future[T]:
@@ -100,6 +106,9 @@ def _in_background(read: Callable[[], T]) -> Future[T]:
 
 def plan_from(inputs: PlanInputs, only: Sequence[str], *, usernames: bool = True) -> Plan:
     settings = inputs.settings
+    decrypt: DecryptUsernames | None = None
+    if usernames:
+        decrypt = sops_usernames if inputs.usernames is None else _already(inputs.usernames)
     return build_plan(
         inputs.desired.subsidiaries,
         inputs.live,
@@ -109,8 +118,13 @@ def plan_from(inputs: PlanInputs, only: Sequence[str], *, usernames: bool = True
         only=only,
         desired_digests=inputs.desired.digests,
         commit=inputs.commit,
-        decrypt_usernames=sops_usernames if usernames else None,
+        decrypt_usernames=decrypt,
     )
+
+
+def _already(usernames: Mapping[str, str]) -> DecryptUsernames:
+    """The usernames read_inputs decrypted, in the shape build_plan asks for them."""
+    return lambda files: usernames
 
 
 def wants_color(stream: object = None) -> bool:
@@ -142,7 +156,7 @@ def command(
     settings = load_settings(obj.root, obj.config_file)
     backend = open_backend(settings)
     try:
-        plan = plan_from(read_inputs(settings, backend), only)
+        plan = plan_from(read_inputs(settings, backend, usernames=True), only)
     finally:
         backend.close()
     click.echo(renderer.render(plan, color=format_name == "text" and wants_color()), nl=False)
