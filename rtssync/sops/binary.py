@@ -20,14 +20,16 @@ def sops_binary() -> str | None:
     return shutil.which("sops")
 
 
-def decrypt_with_sops(path: Path, data: bytes, key_types: tuple[str, ...]) -> dict[str, Any]:
-    """Decrypt via ``sops decrypt`` reading stdin; raise SopsError if sops is missing or fails."""
+def decrypt_with_sops(path: Path, data: bytes, reason: str) -> dict[str, Any]:
+    """Decrypt via ``sops decrypt`` reading stdin; raise SopsError if sops is missing or fails.
+
+    ``reason`` completes "rtssync hands this file to sops because it ...".
+    """
     binary = sops_binary()
-    kinds = ", ".join(key_types) or "non-age"
     if binary is None:
         raise SopsError(
-            f"{path}: encrypted with {kinds} keys, which rtssync opens only through the sops "
-            "binary; install sops (https://github.com/getsops/sops) or add an age recipient"
+            f"{path}: {reason}, which rtssync opens only through the sops binary; install sops "
+            "(https://github.com/getsops/sops) or use age recipients"
         )
     try:
         result = subprocess.run(
@@ -41,7 +43,7 @@ def decrypt_with_sops(path: Path, data: bytes, key_types: tuple[str, ...]) -> di
         raise SopsError(f"{path}: could not run sops ({type(error).__name__})") from None
     if result.returncode != 0:
         raise SopsError(
-            f"{path}: sops could not decrypt it with the {kinds} keys (exit {result.returncode}); "
+            f"{path}: {reason}, and sops could not decrypt it (exit {result.returncode}); "
             f"run `sops decrypt {path}` yourself to see why"
         )
     plain = goyaml.load(result.stdout)

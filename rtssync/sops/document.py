@@ -90,14 +90,15 @@ def decrypt_document(
     document = load_document(path, raw)
     metadata = _metadata(path, document)
     if _comment_selector(metadata):
-        return decrypt_with_sops(path, raw, ("comment-regex",))
+        return decrypt_with_sops(path, raw, "it uses encrypted/unencrypted_comment_regex")
     found = identities if identities is not None else find_identities()
     try:
         key = unwrap_data_key(metadata, found.identities)
     except NoMatchingIdentity:
         if metadata.other_key_types and (sops_binary() is not None or not metadata.recipients):
             # With no age recipient at all, decrypt_with_sops explains that sops is needed.
-            return decrypt_with_sops(path, raw, metadata.other_key_types)
+            kinds = ", ".join(metadata.other_key_types)
+            return decrypt_with_sops(path, raw, f"it is encrypted with {kinds} keys")
         raise _no_key_error(path, metadata, found) from None
     return decrypt_with_key(path, document, metadata, key)
 
@@ -111,7 +112,7 @@ def decrypt_with_key(
     except TreeError as error:
         raise SopsError(
             f"{path}: value {'.'.join(error.path)} cannot be decrypted "
-            f"({str(error).split(': ', 1)[-1]}); the file was tampered with or damaged"
+            f"({error.reason}); the file was tampered with or damaged"
         ) from None
     _verify_mac(path, metadata, key, mac)
     return plain

@@ -41,6 +41,7 @@ class TreeError(Exception):
 
     def __init__(self, path: Path_, message: str) -> None:
         self.path = path
+        self.reason = message
         super().__init__(f"{'.'.join(path) or '<root>'}: {message}")
 
 
