@@ -15,6 +15,7 @@ from rtssync.sops.document import (
     read_metadata,
     selector_of,
 )
+from rtssync.sops.edit import set_encrypted_values
 from rtssync.sops.keys import Identities, clear_identity_cache, find_identities
 from rtssync.sops.metadata import SOPS_VERSION, AgeStanza, KeyGroup, SopsMetadata
 from rtssync.sops.rules import CreationRule, RuleKeyGroup, find_creation_rule, load_creation_rules
@@ -40,4 +41,5 @@ __all__ = [
     "load_document",
     "read_metadata",
     "selector_of",
+    "set_encrypted_values",
 ]
