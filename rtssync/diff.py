@@ -39,6 +39,10 @@ def changed_keys(before: dict[str, PlainValue], after: dict[str, PlainValue]) ->
         return []  # the common case in a plan; DeepDiff costs ~1 ms even for equal dicts
     difference = DeepDiff(before, after, ignore_order=False)
     affected = {str(key) for key in difference.affected_root_keys}
+    if not affected:
+        # No key in common (e.g. invoicing never set in the TMS: {}): DeepDiff reports the
+        # root itself as changed and names no key, which read as "nothing to do".
+        affected = set(before) | set(after)
     return [key for key in after if key in affected] + sorted(affected - set(after))
 
 

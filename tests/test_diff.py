@@ -13,6 +13,14 @@ def test_equal_records_have_no_changed_keys() -> None:
     assert changed_keys(record, dict(record)) == []
 
 
+def test_a_record_missing_in_the_tms_differs_in_every_key() -> None:
+    # A subsidiary created but never given invoicing (apply interrupted right after the
+    # create) has {} live; DeepDiff then names no key, which must not read as "equal".
+    wanted: dict[str, PlainValue] = {"method": "factoring", "auto_merge": True}
+    assert changed_keys({}, wanted) == ["method", "auto_merge"]
+    assert changed_keys({"a": 1}, {"b": 1}) == ["b", "a"]
+
+
 def test_a_changed_type_counts_even_when_python_calls_the_values_equal() -> None:
     assert changed_keys({"port": 21}, {"port": 21.0}) == ["port"]
     assert changed_keys({"auto_merge": 1}, {"auto_merge": True}) == ["auto_merge"]
