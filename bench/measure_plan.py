@@ -39,7 +39,7 @@ def plan_once(corpus: Corpus, served: Served) -> tuple[Plan, float]:
     backend = served.client()
     try:
         start = time.perf_counter()
-        plan = plan_from(read_inputs(settings, backend), ())
+        plan = plan_from(read_inputs(settings, backend, usernames=True), ())
         return plan, time.perf_counter() - start
     finally:
         backend.close()

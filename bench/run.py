@@ -100,14 +100,17 @@ def notes(args: argparse.Namespace) -> list[str]:
     return [
         f"sops: `sops decrypt` run once per file on the first {args.sops_sample} files (or all, "
         "if fewer) and scaled linearly to N; rtssync and the bare parse run on all N files, "
-        "best of 3 (1 at N > 1,000).",
+        "best of 3 (1 at N > 1,000). Against sops the figures are wall time; against the "
+        "bare parse (both in this process) CPU time, which other work on a shared machine "
+        "inflates far less (wall time is in the note).",
         "Files are encrypted by rtssync's native writer; the first 10 of each set by the sops "
         "binary, so every load reads both kinds.",
         f"Plans over HTTP: reference server on loopback, {LATENCY_MS:g} ms injected per "
         f"request, {PLAN_SERVER_RATE:g} requests/s per token, default client options; requests "
         "counted server-side (access log). The TMS already matches git, so the plan is empty.",
         "Scale: `rtssync plan`'s work against the local TMS in a fresh child process; peak "
-        "memory is the child's getrusage(RUSAGE_SELF).ru_maxrss, time is taken inside it.",
+        "memory is the child's getrusage(RUSAGE_SELF).ru_maxrss, time is taken inside it; "
+        "linearity is judged on its CPU time (wall time in the note).",
         f"Apply: {subsidiaries_for(args.apply_changes)} new subsidiaries x 4 changes against "
         f"an empty TMS, server limited to 10 requests/s with {LATENCY_MS:g} ms latency; the "
         "bound counts the requests the server answered other than 429 (one recorded commit "

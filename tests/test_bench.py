@@ -16,12 +16,12 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = (
     "load+validate+decrypt vs sops (speed-up)",
-    "load+validate+decrypt vs bare parse (cost)",
+    "load+validate+decrypt vs bare parse (cost, CPU time)",
     "plan over HTTP, 20 ms/request, keyless",
     "plan over HTTP, 20 ms/request, with keys",
     "plan HTTP requests (server-side count)",
     "plan, local TMS, child process: peak RSS",
-    "plan, local TMS, child process: time",
+    "plan, local TMS, child process: CPU time",
     "apply at 10 req/s, 20 ms/request",
     "apply failures and 429s",
 )
