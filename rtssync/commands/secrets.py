@@ -66,9 +66,11 @@ def set_command(obj: object, key: str, username: str, password_stdin: bool) -> N
 def write_credentials(root: Path, file: Path, username: str, password: Secret) -> None:
     """Encrypt the credentials into ``file`` per its creation rule, replacing it atomically."""
     try:
-        text = file.read_text(encoding="utf-8")
+        text = file.read_bytes().decode("utf-8")  # bytes: keep \r\n line endings as they are
     except OSError as error:
         raise RtssyncError(f"{file}: cannot read ({error.strerror})") from None
+    except UnicodeDecodeError:
+        raise RtssyncError(f"{file}: not UTF-8 text") from None
     rule = find_creation_rule(root, file)
     updates: dict[tuple[str, ...], str] = {
         USERNAME_PATH: username,
@@ -83,7 +85,7 @@ def atomic_write(file: Path, text: str) -> None:
     mode = stat.S_IMODE(file.stat().st_mode)
     handle, temp_name = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.", suffix=".tmp")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())

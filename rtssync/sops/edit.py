@@ -84,6 +84,8 @@ def set_encrypted_values(
     _write_metadata(editable, plan, rule, mac)
     result = _dump(editable, indent, dash_offset)
     _self_check(path, result, plan.key)
+    if "\r\n" in text:  # keep Windows line endings, or every line shows in the diff
+        result = result.replace("\r\n", "\n").replace("\n", "\r\n")
     return result
 
 

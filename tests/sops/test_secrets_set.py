@@ -319,3 +319,16 @@ def _drain(fd: int) -> str:
             break
         shown += chunk
     return shown.decode(errors="replace")
+
+
+def test_windows_line_endings_are_kept(repo: ConfigRepo) -> None:
+    path = repo.path_of("sub-1")
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    before = path.read_bytes().split(b"\r\n")
+
+    assert run_set(repo, "sub-1", "pw\n").exit_code == 0
+
+    after = path.read_bytes()
+    assert b"\n" not in after.replace(b"\r\n", b"")
+    assert after.split(b"\r\n")[:8] == before[:8]
+    assert repo.sops_decrypt("sub-1")["factoring"]["ftp"]["password"] == "pw"
