@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from rtssync.model import Secret
+from rtssync.model import Invoicing, InvoicingMethod, Secret
 from rtssync.tms.faults import FaultConfig
 from tests.conftest import CANARY_PASSWORD
 from tests.e2e.harness import World
 from tests.reliability.conftest import Recorder
 from tests.reliability.store import audit_report, install_audit
 from tests.reliability.worlds import http_world, outcomes, template_repo
-from tests.repo_factory import ConfigRepo
+from tests.repo_factory import NOA_TEXT, ConfigRepo
 
 SEEDS = 20
 SUBSIDIARIES = 4
@@ -48,7 +48,8 @@ def check_converged_once(world: World) -> None:
         f"Subsidiary {n} LLC" for n in range(1, SUBSIDIARIES + 1)]
     for live in lives:
         assert live.rts_ftp is not None
-        assert live.notice_of_assignment
+        assert live.notice_of_assignment == NOA_TEXT
+        assert live.invoicing == Invoicing(InvoicingMethod.FACTORING, auto_merge=True)
         assert store.password_matches(live.tms_id, Secret(CANARY_PASSWORD))
     audit = audit_report(world.server.db_path)
     assert all(count == 1 for count in audit.creates.values()), audit.creates
