@@ -27,7 +27,14 @@ from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 
 from rtssync.errors import SopsError
-from rtssync.sops.cipher import CipherError, decrypt_value, encrypt_value, is_encrypted, to_bytes
+from rtssync.sops.cipher import (
+    CipherError,
+    Comment,
+    decrypt_value,
+    encrypt_value,
+    is_encrypted,
+    to_bytes,
+)
 from rtssync.sops.document import (
     build_metadata,
     data_key_of,
@@ -106,6 +113,7 @@ def _plan(
     if not _other_encrypted_values(document, selector_of(metadata), targets):
         return _fresh(rule)
     key, metadata = data_key_of(path, text, identities=identities)
+    decrypt_with_key(path, document, metadata, key)  # never re-sign a tampered file
     return _Plan(key, selector_of(metadata), metadata.mac_only_encrypted, metadata)
 
 
@@ -160,6 +168,8 @@ def _encrypt_in_place(
             value = _decrypt_kept(path, value, plan.key, keys)
         elif keys not in targets and is_encrypted(value):
             raise SopsError(f"{path}: {'.'.join(keys)} is encrypted with another key")
+        if isinstance(value, Comment):
+            continue  # an encrypted comment in a list: kept as is, never part of the MAC
         mac.update(to_bytes(value))
         if keys in targets or not is_encrypted(_get(editable, position)):
             _set(editable, position, encrypt_value(value, plan.key, aad(keys)))
