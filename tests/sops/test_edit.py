@@ -22,7 +22,10 @@ factoring:
     username: old-user
     password: old-password
 """
-CREDENTIALS = {("factoring", "ftp", "username"): "new-user", ("factoring", "ftp", "password"): "p"}
+CREDENTIALS: dict[tuple[str, ...], str] = {
+    ("factoring", "ftp", "username"): "new-user",
+    ("factoring", "ftp", "password"): "p",
+}
 
 
 def fully_encrypted(tmp_path: Path) -> tuple[Path, str, AgeKey]:
