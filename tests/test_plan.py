@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
@@ -288,3 +290,20 @@ def test_sftp_needs_no_plain_text_warning() -> None:
     changes = plan_of([wanted], [live]).changes
     assert [c.kind for c in changes] == [ChangeKind.DRIFT, ChangeKind.UPDATE_FTP]
     assert not any("in clear" in w for c in changes for w in c.warnings)
+
+
+def test_data_flows_one_way() -> None:
+    """The plan never reaches forward (apply, render, the TMS); renderers never reach the TMS."""
+    probe = (
+        "import sys, importlib; importlib.import_module(sys.argv[1]); "
+        "print(' '.join(m for m in sys.modules if m.startswith('rtssync.')))"
+    )
+    for module, forbidden in (
+        ("rtssync.plan", ("rtssync.apply", "rtssync.render", "rtssync.tms", "rtssync.sops")),
+        ("rtssync.render.markdown", ("rtssync.apply", "rtssync.tms")),
+        ("rtssync.render.text", ("rtssync.apply", "rtssync.tms")),
+        ("rtssync.planfile", ("rtssync.apply", "rtssync.tms")),
+    ):
+        loaded = subprocess.run([sys.executable, "-c", probe, module], capture_output=True,
+                                text=True, check=True).stdout.split()
+        assert not [m for m in loaded if m.startswith(forbidden)], (module, loaded)
