@@ -238,14 +238,15 @@ def _journal_entry(result: ChangeResult, run: _Run, commit: str | None) -> dict[
     change = result.change
     after = run.current.get(change.key)
     return {
-        "time": _now(), "event": "change", "commit": commit, "change_id": change.id,
+        "time": now_text(), "event": "change", "commit": commit, "change_id": change.id,
         "key": change.key, "kind": change.kind.value, "action": change.action.value,
         "tms_id": after.tms_id if after else change.tms_id, "outcome": result.outcome.value,
         "message": result.message, "etag": after.etag if after else None,
     }
 
 
-def _now() -> str:
+def now_text() -> str:
+    """Now, RFC 3339 UTC with milliseconds (the TMS's own format)."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -284,7 +285,7 @@ def _record(run: _Run, results: Sequence[ChangeResult], commit: str | None,
             errors.append(f"{key}: applied, but recording the commit failed: {_error_text(error)}")
             continue
         if journal is not None:
-            journal.write({"time": _now(), "event": "recorded", "key": key,
+            journal.write({"time": now_text(), "event": "recorded", "key": key,
                            "tms_id": live.tms_id, "commit": applied.commit,
                            "applied_at": applied.applied_at,
                            "complete": all(r.outcome is Outcome.APPLIED for r in mine)})

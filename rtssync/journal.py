@@ -13,6 +13,7 @@ import errno
 import fcntl
 import json
 import os
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,13 +38,16 @@ class Journal:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.run_id = uuid.uuid4().hex[:16]
+        """Written into every entry, so one apply's lines can be told from another's."""
 
     @classmethod
     def for_repository(cls, root: Path) -> Journal:
         return cls(state_dir(root) / JOURNAL_NAME)
 
     def write(self, entry: Mapping[str, Any]) -> None:
-        line = json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n"
+        line = json.dumps({"run": self.run_id, **entry}, ensure_ascii=False, sort_keys=True)
+        line += "\n"
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.fchmod(fd, 0o600)

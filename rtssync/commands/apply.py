@@ -25,11 +25,18 @@ from rtssync.apply import (
     apply_plan,
     check_hosts,
     check_safety,
+    now_text,
 )
 from rtssync.cli import CliContext
 from rtssync.commands.plan import PlanInputs, plan_from, read_inputs, resolve, wants_color
 from rtssync.config import Settings, load_settings
-from rtssync.errors import RtssyncError, SopsError, StalePlanError
+from rtssync.errors import (
+    PolicyError,
+    RtssyncError,
+    SafetyLimitError,
+    SopsError,
+    StalePlanError,
+)
 from rtssync.journal import Journal, apply_lock
 from rtssync.model import DesiredSubsidiary, FtpCredentials, FtpSettings, Secret
 from rtssync.plan import Plan
@@ -111,9 +118,9 @@ def _result_line(result: ChangeResult) -> str:
     return line + (f"\n         {printable(result.message)}" if result.message else "")
 
 
-def _run(plan: Plan, inputs: PlanInputs, backend: TmsBackend, verify: bool) -> ApplyResult:
+def _run(plan: Plan, inputs: PlanInputs, backend: TmsBackend, verify: bool,
+         journal: Journal) -> ApplyResult:
     settings = inputs.settings
-    journal = Journal.for_repository(settings.root)
     verifier = login_check(settings) if verify else None
 
     def go(hooks: ApplyHooks) -> ApplyResult:
@@ -163,21 +170,34 @@ def command(
     """Apply a saved plan (refused if stale) or a fresh plan (--yes without a terminal)."""
     settings = load_settings(obj.root, obj.config_file)
     with apply_lock(settings.root):
+        journal = Journal.for_repository(settings.root)
         backend = open_backend(settings)
         try:
             inputs = read_inputs(settings, backend)
-            if planfile is not None:
-                plan = _saved_plan(resolve(obj.root, planfile), inputs, only)
-            else:
-                plan = plan_from(inputs, only)
+            plan = _checked_plan(inputs, planfile and resolve(obj.root, planfile), only, force,
+                                 journal)
             if not plan.has_changes:
                 click.echo("No changes. The TMS matches git.")
                 return
-            check_safety(plan, settings.safety, prune=settings.prune, force=force)
-            check_hosts(plan, inputs.desired.subsidiaries, settings.policy.allowed_hosts)
             if planfile is None:
                 _confirm(plan, yes)
-            result = _run(plan, inputs, backend, verify)
+            result = _run(plan, inputs, backend, verify, journal)
         finally:
             backend.close()
     _report(result)
+
+
+def _checked_plan(inputs: PlanInputs, planfile: Path | None, only: Sequence[str], force: bool,
+                  journal: Journal) -> Plan:
+    """The plan to apply, once freshness, safety and policy allow it; a refusal is journaled."""
+    settings = inputs.settings
+    try:
+        plan = _saved_plan(planfile, inputs, only) if planfile else plan_from(inputs, only)
+        if plan.has_changes:
+            check_safety(plan, settings.safety, prune=settings.prune, force=force)
+            check_hosts(plan, inputs.desired.subsidiaries, settings.policy.allowed_hosts)
+    except (StalePlanError, SafetyLimitError, PolicyError) as error:
+        journal.write({"time": now_text(), "event": "refused", "commit": inputs.commit,
+                       "plan_file": str(planfile) if planfile else None, "reason": str(error)})
+        raise
+    return plan

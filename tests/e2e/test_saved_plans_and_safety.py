@@ -44,6 +44,10 @@ def test_a_plan_made_stale_by_an_edited_file_is_refused_and_applies_nothing(
     assert "stale plan" in result.stderr
     assert "config/subsidiaries/sub-1.yaml changed" in result.stderr
     assert snapshot(world) == before
+    journal = world.root / ".rtssync" / "journal.jsonl"
+    last = json.loads(journal.read_text().splitlines()[-1])
+    assert last["event"] == "refused"
+    assert "stale plan" in last["reason"]
 
 
 def test_a_plan_made_stale_by_a_tms_change_is_refused_and_applies_nothing(world: World) -> None:
@@ -132,5 +136,6 @@ def test_the_journal_records_every_applied_change(world: World) -> None:
     entries = [json.loads(line) for line in journal.read_text().splitlines()]
     changes = [e for e in entries if e["event"] == "change"]
     assert len(changes) == 12
+    assert len({e["run"] for e in entries}) == 1  # one apply, one run id
     assert {e["outcome"] for e in changes} == {"applied"}
     assert oct(journal.stat().st_mode & 0o777) == "0o600"
