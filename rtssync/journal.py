@@ -15,7 +15,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -56,11 +56,21 @@ class Journal:
             os.close(fd)
 
     def entries(self) -> list[dict[str, Any]]:
-        """Every entry, oldest first (for ``status`` and tests)."""
+        """Every entry, oldest first (for ``status`` and tests).
+
+        A last line without its newline is a write cut short by a crash; it is left out rather
+        than making the whole journal unreadable.
+        """
         if not self.path.exists():
             return []
-        text = self.path.read_text(encoding="utf-8")
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+        text = self.path.read_text(encoding="utf-8", errors="replace")
+        lines = text.split("\n")
+        complete, tail = lines[:-1], lines[-1]
+        entries = [json.loads(line) for line in complete if line.strip()]
+        if tail.strip():
+            with suppress(json.JSONDecodeError):
+                entries.append(json.loads(tail))
+        return entries
 
 
 @contextmanager

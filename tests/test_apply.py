@@ -230,3 +230,11 @@ def test_live_for_is_in_sync_with_the_backend_shape() -> None:
     # Guard for the records used above: a freshly "applied" record plans no change.
     assert build_plan(by_key(desired(1)), [live_for(desired(1))], root=ROOT,
                       allowed_hosts=ALLOWED).changes == ()
+
+
+def test_a_journal_line_cut_short_by_a_crash_does_not_hide_the_others(tmp_path: Path) -> None:
+    journal = Journal.for_repository(tmp_path)
+    journal.write({"event": "change", "change_id": "a"})
+    with journal.path.open("a") as handle:
+        handle.write('{"event": "change", "chan')
+    assert [e["change_id"] for e in journal.entries()] == ["a"]
