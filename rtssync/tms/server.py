@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
@@ -187,11 +188,20 @@ def api(handler: Handler) -> Handler:
         except ConflictError:
             raise _precondition_failed(request) from None
         except TmsError as error:
-            # Well-formed (the schema passed) but refused by the store: a conflict with the
-            # subsidiary's state, such as FTP settings without a stored login.
-            raise ProblemError(409, str(error)) from None
+            raise _refused(error) from None
 
     return guarded
+
+
+def _refused(error: TmsError) -> ProblemError:
+    """A store error as a problem. SQLite failing (locked past its busy timeout, disk full) is
+    a 503 worth retrying, told without the store's path; anything else the store refuses was
+    well-formed (the schema passed) but conflicts with the subsidiary's state: 409."""
+    if isinstance(error.__cause__, sqlite3.Error):
+        return ProblemError(
+            503, "the TMS store is unavailable; retry", headers={"Retry-After": "1"}
+        )
+    return ProblemError(409, str(error))
 
 
 def _precondition_failed(request: Request) -> ProblemError:
