@@ -172,3 +172,14 @@ def test_a_new_host_for_existing_credentials_is_flagged(world: World) -> None:
            "ftp2.rtsfinancial.com" in text
     markdown = world.rtssync("plan", "--format", "markdown").stdout
     assert "⚠️ **credentials will be sent to a NEW host" in markdown
+
+
+def test_a_hostile_name_cannot_break_the_pull_request_comment(world: World) -> None:
+    path = world.repo.path_of("sub-1")
+    hostile = "Evil | <script>alert(1)</script> [x](https://e.example) @org ``` LLC"
+    path.write_text(path.read_text().replace("name: Subsidiary 1 LLC", f"name: '{hostile}'"))
+    result = world.rtssync("plan", "--format", "markdown")
+    assert result.returncode == 0, result.stderr
+    for raw in ("<script>", "[x](", "@org", "| <"):
+        assert raw not in result.stdout
+    assert "&#60;script&#62;" in result.stdout
