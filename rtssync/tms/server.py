@@ -410,7 +410,7 @@ def create_app(store: LocalBackend, config: ServerConfig) -> Starlette:
     app = Starlette(
         routes=ROUTES,
         middleware=[
-            Middleware(AccessLog, counts=state.request_counts),
+            Middleware(AccessLog, counts=state.request_counts, routes=ROUTES),
             Middleware(BodyLimit, max_bytes=config.max_body_bytes),
             Middleware(FaultInjection, injector=state.faults),
         ],

@@ -10,8 +10,10 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rtssync.tms.faults import DROP_FAULTS, Fault, FaultInjector, drop_connection, has_connection
@@ -22,10 +24,13 @@ log = logging.getLogger("rtssync.tms.server")
 DROPPED = "dropped"
 
 
-def route_label(scope: Scope) -> str:
-    """The matched route's template (``/api/v1/subsidiaries/{id}``), never the raw path: a
-    path is client input and could carry anything, a template cannot."""
+def route_label(scope: Scope, routes: Sequence[BaseRoute] = ()) -> str:
+    """The route's template (``/api/v1/subsidiaries/{id}``), never the raw path: a path is
+    client input and could carry anything, a template cannot. A request answered before routing
+    (an injected fault, a 413) is matched against ``routes`` here."""
     route = scope.get("route")
+    if route is None:
+        route = next((r for r in routes if r.matches(scope)[0] is not Match.NONE), None)
     path = getattr(route, "path", None)
     return path if isinstance(path, str) else "(no route)"
 
@@ -37,9 +42,12 @@ class AccessLog:
     line names only the exception's type (its message could quote request data).
     """
 
-    def __init__(self, app: ASGIApp, counts: Counter[str]) -> None:
+    def __init__(
+        self, app: ASGIApp, counts: Counter[str], routes: Sequence[BaseRoute] = ()
+    ) -> None:
         self.app = app
         self.counts = counts
+        self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -53,18 +61,18 @@ class AccessLog:
                 status.append(int(message["status"]))
                 # Counted before the client can see the answer, so a test that just got its
                 # response reads an exact count.
-                self.counts[f"{scope['method']} {route_label(scope)}"] += 1
+                self.counts[f"{scope['method']} {route_label(scope, self.routes)}"] += 1
             await send(message)
 
         try:
             await self.app(scope, receive, remember_status)
         except Exception as error:
             kind, method = type(error).__name__, scope["method"]
-            log.error("unhandled %s in %s %s", kind, method, route_label(scope))
+            log.error("unhandled %s in %s %s", kind, method, route_label(scope, self.routes))
             if not status:
                 await problem_response(500)(scope, receive, remember_status)
         finally:
-            label = f"{scope['method']} {route_label(scope)}"
+            label = f"{scope['method']} {route_label(scope, self.routes)}"
             if not status:
                 self.counts[label] += 1  # dropped: counted now, it never got an answer
             outcome = DROPPED if scope.get(DROPPED) else (str(status[0]) if status else "-")
