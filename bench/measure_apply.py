@@ -67,6 +67,7 @@ def measure_apply(corpus: Corpus) -> ApplyRun:
         finally:
             backend.close()
         tally = served.tally
+        tally.settle()
         return ApplyRun(seconds, len(result.results), result.count(Outcome.FAILED)
                         + result.count(Outcome.SKIPPED) + len(result.errors),
                         tally.total, tally.throttled)

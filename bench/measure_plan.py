@@ -54,6 +54,7 @@ def measure_plan(corpus: Corpus, served: Served, *, keys: bool, repeats: int = 2
             served.tally.reset()
             plan, seconds = plan_once(corpus, served)
             best = min(best, seconds)
+            served.tally.settle()
     return PlanRun(best, served.tally.total, served.tally.throttled, len(plan.actionable))
 
 

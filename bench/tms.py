@@ -1,14 +1,21 @@
 """A TMS for the benchmark: populated through the local store, served by the reference server.
 
 Populating goes straight through :class:`LocalBackend` (no HTTP, no rate limit), so a 10,000
-subsidiary TMS takes seconds rather than the 80 minutes 10 requests/s would need. Requests are
-counted server-side, from the server's own access log, so the figures include every retry and
-every 429 the client never reports.
+subsidiary TMS takes seconds rather than the 80 minutes 10 requests/s would need. The server is
+``rtssync tms serve`` (``--rate-limit``, ``--fault-latency-ms``) in a process of its own, as a
+TMS would be; requests are counted server-side, from its access log, so the figures include
+every retry and every 429 the client never reports.
 """
 
 from __future__ import annotations
 
-import logging
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,16 +25,17 @@ from pathlib import Path
 
 from bench.corpus import document
 from rtssync.model import AppliedFrom, DesiredSubsidiary, FtpCredentials, Secret
-from rtssync.tms.faults import FaultConfig
+from rtssync.tms.factory import CLIENT_ID_ENV, CLIENT_SECRET_ENV
 from rtssync.tms.http import ClientCredentials, HttpBackend, HttpOptions
 from rtssync.tms.local import LocalBackend
-from rtssync.tms.serve import ServerThread
-from rtssync.tms.server import ServerConfig, create_app
 
 CLIENT_ID = "rtssync-bench"
 CLIENT_SECRET = "bench-client-secret"
 TOKEN_ROUTE = "POST /oauth/token"
 THROTTLED = "429"
+ACCESS_LINE = re.compile(r"rtssync\.tms\.server (?P<route>[A-Z]+ \S+) (?P<status>\S+) [0-9.]+ms$")
+SETTLE_SECONDS = 0.3
+STARTUP_SECONDS = 30.0
 
 
 def populate(store: LocalBackend, desired: Sequence[DesiredSubsidiary]) -> None:
@@ -59,31 +67,41 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class Tally(logging.Handler):
-    """Counts the server's access-log lines: requests per route and per status."""
+class Tally:
+    """Counts the server's access-log lines (``rtssync.tms.server METHOD ROUTE STATUS 1.2ms``):
+    requests per route and per status. Fed from the server process's stderr."""
 
     def __init__(self) -> None:
-        super().__init__(logging.INFO)
         self.routes: Counter[str] = Counter()
         self.statuses: Counter[str] = Counter()
+        self._lock = threading.Lock()
 
-    def emit(self, record: logging.LogRecord) -> None:
-        args = record.args  # AccessLog: (route, status, ms) at INFO; errors are logged apart
-        if record.levelno == logging.INFO and isinstance(args, tuple) and len(args) == 3:
-            self.routes[str(args[0])] += 1
-            self.statuses[str(args[1])] += 1
+    def feed(self, line: str) -> None:
+        found = ACCESS_LINE.search(line)
+        if found is not None:
+            with self._lock:
+                self.routes[found["route"]] += 1
+                self.statuses[found["status"]] += 1
+
+    def settle(self) -> None:
+        """The server logs a request after sending its response: give the last line time to
+        arrive before counting."""
+        time.sleep(SETTLE_SECONDS)
 
     @property
     def total(self) -> int:
-        return sum(self.routes.values())
+        with self._lock:
+            return sum(self.routes.values())
 
     @property
     def throttled(self) -> int:
-        return self.statuses[THROTTLED]
+        with self._lock:
+            return self.statuses[THROTTLED]
 
     def reset(self) -> None:
-        self.routes.clear()
-        self.statuses.clear()
+        with self._lock:
+            self.routes.clear()
+            self.statuses.clear()
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,18 +117,47 @@ class Served:
 
 @contextmanager
 def serve(db: Path, *, rate_limit: float, latency_ms: float) -> Iterator[Served]:
-    """The reference server over ``db`` on loopback, with its rate limit and injected latency."""
-    config = ServerConfig(
-        client_id=CLIENT_ID, client_secret=Secret(CLIENT_SECRET), rate_limit=rate_limit,
-        faults=FaultConfig(latency_ms=latency_ms),
-    )
-    logger = logging.getLogger("rtssync.tms.server")
-    tally, level = Tally(), logger.level
-    logger.addHandler(tally)
-    logger.setLevel(logging.INFO)
+    """``rtssync tms serve`` over ``db`` in a process of its own, as a TMS would be: its work
+    does not compete with the client's for this process's interpreter lock."""
+    port = _free_port()
+    env = dict(os.environ, **{CLIENT_ID_ENV: CLIENT_ID, CLIENT_SECRET_ENV: CLIENT_SECRET})
+    command = [sys.executable, "-m", "rtssync", "tms", "serve", "--db", str(db),
+               "--port", str(port), "--rate-limit", f"{rate_limit:g}",
+               "--fault-latency-ms", f"{latency_ms:g}"]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+    tally = Tally()
+    reader = threading.Thread(target=_read_log, args=(server, tally), daemon=True)
+    reader.start()
     try:
-        with LocalBackend(db) as store, ServerThread(create_app(store, config)) as thread:
-            yield Served(thread.url, tally)
+        _wait_until_listening(server, port)
+        yield Served(f"http://127.0.0.1:{port}", tally)
     finally:
-        logger.removeHandler(tally)
-        logger.setLevel(level)
+        server.terminate()
+        server.wait(timeout=10)
+        reader.join(timeout=5)
+
+
+def _read_log(server: subprocess.Popen[str], tally: Tally) -> None:
+    assert server.stderr is not None
+    for line in server.stderr:
+        tally.feed(line)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_until_listening(server: subprocess.Popen[str], port: int) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"rtssync tms serve exited with status {server.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("rtssync tms serve did not start listening")
