@@ -195,11 +195,6 @@ def current_commit(root: Path) -> str | None:
     return commit if result.returncode == 0 and commit else None
 
 
-def file_digest(path: Path) -> str:
-    """sha256 of a file's bytes: a saved plan records one per desired file."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def stale_reasons(saved: Plan, current: Plan) -> list[str]:
     """Why ``saved`` no longer describes the world ``current`` was computed from (empty: fresh).
 
