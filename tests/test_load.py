@@ -291,3 +291,9 @@ def test_an_oversized_file_is_refused_without_reading_it_whole(tmp_path: Path) -
     assert [str(p) for p in doc.problems] == [
         "big.yaml: larger than 1 MiB; a config file is a few KB: is this the right file?"
     ]
+
+
+def test_a_quoted_value_with_a_line_break_keeps_the_problem_on_one_line() -> None:
+    assert messages(b"names:\n- !!binary |\n  AA==\n") == [
+        'config/subsidiaries/f.yaml:2:3: names[0]: AA==\\n is read as tag '
+        'tag:yaml.org,2002:binary, which is not supported here; quote it: "AA==\\n"']
