@@ -8,7 +8,7 @@ subsidiary at a time, straight into a :class:`~rtssync.model.Secret`.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -39,7 +39,7 @@ from rtssync.errors import (
 )
 from rtssync.journal import Journal, apply_lock
 from rtssync.model import DesiredSubsidiary, FtpCredentials, FtpSettings, Secret
-from rtssync.plan import Plan
+from rtssync.plan import Action, Plan
 from rtssync.planfile import read_plan, stale_reasons
 from rtssync.render.text import TextRenderer, printable
 from rtssync.sops import decrypt_values
@@ -112,6 +112,22 @@ def _confirm(plan: Plan, yes: bool) -> None:
         raise RtssyncError("apply cancelled; nothing applied")
 
 
+def _check_credentials(plan: Plan, desired: Mapping[str, DesiredSubsidiary]) -> None:
+    """Every login the plan sends decrypts, MAC verified, before the first write.
+
+    A file that was tampered with (or that no key here opens) then stops the apply with nothing
+    applied, instead of leaving its subsidiary created with a NOA but without its RTS login.
+    The plaintext is dropped at once; each login is decrypted again right before it is sent.
+    A file without a password yet (after ``import``) is checked too: its MAC still covers it.
+    """
+    keys = dict.fromkeys(c.key for c in plan.actionable
+                         if c.action is Action.PUT_FTP_CREDENTIALS)
+    for key in keys:
+        wanted = desired.get(key)
+        if wanted is not None:
+            decrypt_values(wanted.source, wanted.source.read_bytes(), [USERNAME_PATH])
+
+
 def _result_line(result: ChangeResult) -> str:
     change = result.change
     line = f"{result.outcome.value:8} {printable(change.id)}: {printable(change.summary)}"
@@ -179,6 +195,7 @@ def command(
             if not plan.has_changes:
                 click.echo("No changes. The TMS matches git.")
                 return
+            _check_credentials(plan, inputs.desired.subsidiaries)
             if planfile is None:
                 _confirm(plan, yes)
             result = _run(plan, inputs, backend, verify, journal)
