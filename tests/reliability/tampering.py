@@ -9,6 +9,7 @@ and whole values swapped between places or files.
 from __future__ import annotations
 
 import base64
+import functools
 import re
 from collections.abc import Callable, Iterator
 
@@ -164,8 +165,7 @@ def age_changes(foreign_file: str) -> Iterator[tuple[str, Mutation]]:
     }
     for name, pick in picks.items():
         for at in (0.1, 0.6):
-            yield (f"age-stanza.{name}@{at}",
-                   _edit_armor(pick, lambda line, at=at: _change_char(line, at)))
+            yield f"age-stanza.{name}@{at}", _edit_armor(pick, functools.partial(_change_char, at=at))
     yield "age-stanza.body-line-removed", lambda text: "\n".join(
         line for i, line in enumerate(text.split("\n")) if i != _armor_lines(text)[2])
     yield "recipients-removed", lambda text: re.sub(
