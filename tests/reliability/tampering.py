@@ -165,7 +165,8 @@ def age_changes(foreign_file: str) -> Iterator[tuple[str, Mutation]]:
     }
     for name, pick in picks.items():
         for at in (0.1, 0.6):
-            yield f"age-stanza.{name}@{at}", _edit_armor(pick, functools.partial(_change_char, at=at))
+            change = functools.partial(_change_char, at=at)
+            yield f"age-stanza.{name}@{at}", _edit_armor(pick, change)
     yield "age-stanza.body-line-removed", lambda text: "\n".join(
         line for i, line in enumerate(text.split("\n")) if i != _armor_lines(text)[2])
     yield "recipients-removed", lambda text: re.sub(
