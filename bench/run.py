@@ -105,9 +105,10 @@ def notes(args: argparse.Namespace) -> list[str]:
         "inflates far less (wall time is in the note).",
         "Files are encrypted by rtssync's native writer; the first 10 of each set by the sops "
         "binary, so every load reads both kinds.",
-        f"Plans over HTTP: reference server on loopback, {LATENCY_MS:g} ms injected per "
-        f"request, {PLAN_SERVER_RATE:g} requests/s per token, default client options; requests "
-        "counted server-side (access log). The TMS already matches git, so the plan is empty.",
+        f"Plans over HTTP: `rtssync tms serve --rate-limit {PLAN_SERVER_RATE:g} "
+        f"--fault-latency-ms {LATENCY_MS:g}` in its own process on loopback, default client "
+        "options (page size 100, 9 requests/s); requests counted server-side (access log). "
+        "The TMS already matches git, so the plan is empty. Best of 2 after one warm-up plan.",
         "Scale: `rtssync plan`'s work against the local TMS in a fresh child process; peak "
         "memory is the child's getrusage(RUSAGE_SELF).ru_maxrss, time is taken inside it; "
         "linearity is judged on its CPU time (wall time in the note).",
