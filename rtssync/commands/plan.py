@@ -20,8 +20,8 @@ import click
 
 from rtssync.cli import CliContext
 from rtssync.config import Settings, load_settings
-from rtssync.desired import DesiredState, load_desired_state
-from rtssync.errors import SopsError
+from rtssync.desired import DesiredState, load_desired_state, reused_login_problems
+from rtssync.errors import ConfigError, SopsError
 from rtssync.model import DesiredSubsidiary, LiveSubsidiary
 from rtssync.plan import DecryptUsernames, Plan, build_plan
 from rtssync.planfile import current_commit, write_plan
@@ -109,6 +109,7 @@ def plan_from(inputs: PlanInputs, only: Sequence[str], *, usernames: bool = True
     decrypt: DecryptUsernames | None = None
     if usernames:
         decrypt = sops_usernames if inputs.usernames is None else _already(inputs.usernames)
+        decrypt = one_login_each(inputs.desired.subsidiaries, decrypt)
     return build_plan(
         inputs.desired.subsidiaries,
         inputs.live,
@@ -120,6 +121,25 @@ def plan_from(inputs: PlanInputs, only: Sequence[str], *, usernames: bool = True
         commit=inputs.commit,
         decrypt_usernames=decrypt,
     )
+
+
+def one_login_each(
+    subsidiaries: Mapping[str, DesiredSubsidiary], decrypt: DecryptUsernames
+) -> DecryptUsernames:
+    """``decrypt``, refusing a plan where two files hold the same RTS login (DESIGN §2.1).
+
+    ``validate`` cannot see this without keys (equal usernames encrypt differently), so the
+    first stage that reads the usernames enforces it: plan with keys, and every fresh apply.
+    """
+
+    def checked(files: Sequence[DesiredSubsidiary]) -> Mapping[str, str]:
+        usernames = decrypt(files)
+        problems = reused_login_problems(subsidiaries, usernames)
+        if problems:
+            raise ConfigError(problems)
+        return usernames
+
+    return checked
 
 
 def _already(usernames: Mapping[str, str]) -> DecryptUsernames:
