@@ -28,7 +28,15 @@ class Problem:
 
     def __str__(self) -> str:
         where = str(self.location) if self.location else (self.path_hint or "")
-        return f"{where}: {self.message}" if where else self.message
+        message = one_line(self.message)
+        return f"{where}: {message}" if where else message
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other unprintable characters escaped: a message that
+    quotes a value (a key "\\r", a !!binary block) stays one ``path:line:col: message`` line,
+    which is how validate's output is read by people and parsed by tools."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 class ConfigError(RtssyncError):

@@ -235,7 +235,7 @@ class _Walker:
     def report(self, node: Node, message: str) -> None:
         mark = node.start_mark
         self.problems.append(Problem(SourceLocation(self.path, mark.line + 1, mark.column + 1),
-                                     _one_line(message)))
+                                     message))
 
     def value(self, node: Node, path: PathKey, depth: int) -> object:
         # The composer turns an alias into the anchored node itself: seeing a node twice is how
@@ -324,12 +324,6 @@ class _Walker:
         else:
             text = template.replace("{v}", node.value)
         self.report(node, f"{_name(path)}{text}")
-
-
-def _one_line(message: str) -> str:
-    """A message quoting a value (a !!binary block, a key with a line break) stays one line:
-    validate prints one ``path:line:col: message`` per line, and tools parse it that way."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in message)
 
 
 def _name(path: PathKey) -> str:
