@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import tempfile
@@ -89,17 +90,28 @@ def test_encrypt_then_decrypt_is_the_identity(document: dict[str, Any], which: i
     assert same(decrypt_document(path, text, identities=identities), document)
 
 
+# go-yaml (inside sops) writes a key like "\t\n" as `null` and then refuses its own file, so
+# the tests that go through sops use keys with something visible in them.
+SOPS_SAFE_KEYS = st.text(
+    alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), min_size=1, max_size=12
+).filter(lambda k: bool(k.strip()) and k != "sops")
 JSON_SAFE_DOCUMENTS = st.dictionaries(
-    KEY_NAMES,
+    SOPS_SAFE_KEYS,
     st.recursive(
         st.one_of(
             st.text(max_size=40),
             st.integers(min_value=-(2**53), max_value=2**53),
-            st.floats(allow_nan=False, allow_infinity=False),
+            # sops writes the float -0.0 as `-0`, reads it back as the int 0 and then rejects
+            # its own MAC; rtssync agrees with sops there, so -0.0 is left out.
+            st.floats(allow_nan=False, allow_infinity=False).filter(
+                lambda f: f != 0 or math.copysign(1, f) > 0
+            ),
             st.booleans(),
             st.none(),
         ),
-        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(KEY_NAMES, inner, max_size=3),
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(SOPS_SAFE_KEYS, inner, max_size=3)
+        ),
         max_leaves=6,
     ),
     min_size=1,
