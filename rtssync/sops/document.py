@@ -93,7 +93,7 @@ def decrypt_document(
         return decrypt_with_sops(path, raw, "it uses encrypted/unencrypted_comment_regex")
     found = identities if identities is not None else find_identities()
     try:
-        key = unwrap_data_key(metadata, found.identities)
+        key = unwrap_data_key(metadata, found.identities, found.recipients)
     except NoMatchingIdentity:
         if metadata.other_key_types and (sops_binary() is not None or not metadata.recipients):
             # With no age recipient at all, decrypt_with_sops explains that sops is needed.
@@ -149,7 +149,7 @@ def data_key_of(
     metadata = _metadata(path, document)
     found = identities if identities is not None else find_identities()
     try:
-        return unwrap_data_key(metadata, found.identities), metadata
+        return unwrap_data_key(metadata, found.identities, found.recipients), metadata
     except NoMatchingIdentity:
         raise _no_key_error(path, metadata, found) from None
 

@@ -8,7 +8,7 @@ one X25519 per tried stanza, which is the price of decrypting a file; everything
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,14 +35,22 @@ def new_data_key() -> bytes:
     return os.urandom(DATA_KEY_SIZE)
 
 
-def unwrap_data_key(metadata: SopsMetadata, identities: Sequence[Any]) -> bytes:
-    """Recover the data key with the identities, the way sops combines key groups."""
-    parts = [part for part in (_open_group(g, identities) for g in metadata.key_groups) if part]
-    if len(metadata.key_groups) == 1:
+def unwrap_data_key(
+    metadata: SopsMetadata, identities: Sequence[Any], recipients: Sequence[str] = ()
+) -> bytes:
+    """Recover the data key with the identities, the way sops combines key groups.
+
+    ``recipients`` (each identity's public key, same order) lets the stanza meant for us be
+    opened first with just the matching identity: one X25519 instead of one per stanza.
+    """
+    by_recipient = {r: i for r, i in zip(recipients, identities, strict=False) if r}
+    groups = metadata.key_groups
+    parts = [p for p in (_open_group(g, identities, by_recipient) for g in groups) if p]
+    if len(groups) == 1:
         if not parts:
             raise NoMatchingIdentity
         return parts[0]
-    threshold = metadata.shamir_threshold or len(metadata.key_groups)
+    threshold = metadata.shamir_threshold or len(groups)
     if len(parts) < threshold:
         raise NoMatchingIdentity
     try:
@@ -51,15 +59,29 @@ def unwrap_data_key(metadata: SopsMetadata, identities: Sequence[Any]) -> bytes:
         raise NoMatchingIdentity from None
 
 
-def _open_group(group: KeyGroup, identities: Sequence[Any]) -> bytes | None:
+def _open_group(
+    group: KeyGroup, identities: Sequence[Any], by_recipient: Mapping[str, Any]
+) -> bytes | None:
+    for stanza in group.age:
+        matching = by_recipient.get(stanza.recipient)
+        if matching is not None:
+            part = _open(stanza.enc, [matching])
+            if part is not None:
+                return part
     if not identities:
         return None
-    for stanza in group.age:
-        try:
-            return bytes(pyrage.decrypt(stanza.enc.encode("ascii"), list(identities)))
-        except Exception:  # noqa: S112 - pyrage raises several types; try the next stanza
-            continue
+    for stanza in group.age:  # SSH keys, or a recipient label that does not match its stanza
+        part = _open(stanza.enc, list(identities))
+        if part is not None:
+            return part
     return None
+
+
+def _open(enc: str, identities: list[Any]) -> bytes | None:
+    try:
+        return bytes(pyrage.decrypt(enc.encode("ascii"), identities))
+    except Exception:  # pyrage raises several types for "not for these identities"
+        return None
 
 
 def wrap_data_key(

@@ -37,6 +37,9 @@ class Identities:
     """pyrage identity objects (x25519 or ssh)."""
     searched: tuple[str, ...]
     """E.g. ``SOPS_AGE_KEY_FILE=/path (1 identity)``, ``~/.config/sops/age/keys.txt (missing)``."""
+    recipients: tuple[str, ...] = ()
+    """The public key of each identity (same order; "" for SSH keys), so a file's stanza for
+    our recipient is tried first instead of every identity against every stanza (speed)."""
 
     def describe_search(self) -> str:
         return "; ".join(self.searched)
@@ -74,7 +77,13 @@ def _discover(env: Mapping[str, str]) -> Identities:
     ssh = _ssh_identity(env, searched)
     if ssh is not None:
         identities.append(ssh)
-    return Identities(identities=tuple(identities), searched=tuple(searched))
+    recipients = tuple(_recipient_of(identity) for identity in identities)
+    return Identities(identities=tuple(identities), searched=tuple(searched), recipients=recipients)
+
+
+def _recipient_of(identity: Any) -> str:
+    to_public = getattr(identity, "to_public", None)
+    return str(to_public()) if to_public is not None else ""
 
 
 def _sources(env: Mapping[str, str]) -> list[tuple[str, str | None]]:

@@ -130,3 +130,13 @@ def test_discovery_is_cached_per_process(monkeypatch: pytest.MonkeyPatch, tmp_pa
     first = find_identities()
     key.file.unlink()  # a second discovery would fail to read it
     assert find_identities() is first
+
+
+def test_a_stanza_opens_even_when_its_recipient_label_is_wrong_like_sops(
+    secret_file: tuple[Path, bytes, AgeKey], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, data, key = secret_file
+    other = new_age_key(tmp_path / "keys", "label")
+    relabelled = data.replace(key.recipient.encode(), other.recipient.encode())
+    monkeypatch.setenv("SOPS_AGE_KEY", key.secret)
+    assert password_of(path, relabelled) == "the-password"
