@@ -103,6 +103,7 @@ def write_plan(plan: Plan, path: Path) -> None:
     """Write the plan file (owner-only: it names hosts and subsidiaries, though no secret)."""
     text = dumps(plan)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # O_CREAT's mode applies to new files only; an old one keeps its own
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
 

@@ -41,6 +41,14 @@ def test_a_saved_plan_reads_back_equal(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
+def test_a_plan_saved_over_a_world_readable_file_is_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text("{}")
+    path.chmod(0o644)
+    write_plan(saved_plan(), path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
 def test_a_tampered_plan_fails_its_checksum(tmp_path: Path) -> None:
     path = tmp_path / "plan.json"
     write_plan(saved_plan(), path)
