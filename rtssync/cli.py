@@ -3,8 +3,10 @@ engine library; this module only wires the group, the global options and error r
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
+import resource
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,5 +108,13 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def _no_core_dumps() -> None:
+    """A crash must not write decrypted RTS passwords (held in memory during apply, verify and
+    secrets set) to a core file on disk: the core size limit goes to 0 for this process."""
+    with contextlib.suppress(ValueError, OSError):  # a platform without the limit
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def main() -> None:
+    _no_core_dumps()
     cli(auto_envvar_prefix=None)

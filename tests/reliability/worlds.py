@@ -88,12 +88,13 @@ def outcomes(server: RunningServer) -> Counter[str]:
     return counted
 
 
-def start_rtssync(world: World, *args: str, keys: bool = True) -> subprocess.Popen[str]:
+def start_rtssync(world: World, *args: str, keys: bool = True, stdin: bool = False,
+                  extra_env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     """``rtssync -C <repo> ARGS`` as a real process of its own (its own process group)."""
     return subprocess.Popen(
-        [RTSSYNC, "-C", str(world.root), *args], env=world.env(keys=keys),
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
+        [RTSSYNC, "-C", str(world.root), *args], env={**world.env(keys=keys), **(extra_env or {})},
+        stdin=subprocess.PIPE if stdin else subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, start_new_session=True,
     )
 
 
