@@ -297,3 +297,9 @@ def test_a_quoted_value_with_a_line_break_keeps_the_problem_on_one_line() -> Non
     assert messages(b"names:\n- !!binary |\n  AA==\n") == [
         'config/subsidiaries/f.yaml:2:3: names[0]: AA==\\n is read as tag '
         'tag:yaml.org,2002:binary, which is not supported here; quote it: "AA==\\n"']
+
+
+def test_dotted_joins_plain_keys_and_keeps_odd_ones_exact() -> None:
+    assert dotted(("factoring", "ftp", "host")) == "factoring.ftp.host"
+    assert dotted(("", "a")) == "a"
+    assert dotted(("a", 0, "b")) == "a[0].b"
