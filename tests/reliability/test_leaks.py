@@ -3,9 +3,9 @@ produced is scanned for the canary password (and the canary FTP username) in pla
 URL-encoded, JSON-escaped and repr forms. Zero may be found.
 
 Scanned: stdout and stderr of every run, every file under the repository (plans, journal, lock,
-encrypted files, git objects), HOME, the TMPDIR the commands were given, the reference server's
-log. Not scanned: the local TMS's own SQLite store (``.rtssync/tms.sqlite``), which holds the
-password by design - it *is* the TMS, and must log in to RTS with it.
+encrypted files), every git object uncompressed, HOME, the TMPDIR the commands were given, the
+reference server's log. Not scanned: the local TMS's own SQLite store (``.rtssync/tms.sqlite``),
+which holds the password by design - it *is* the TMS, and must log in to RTS with it.
 """
 
 from __future__ import annotations
@@ -61,6 +61,8 @@ def leak_world(tmp_path: Path, backend: str, ftp_port: int) -> Iterator[World]:
 
 def run_every_command(world: World, ftp: FtpServer) -> list[int]:
     """Each command of DESIGN §3 that touches the repository, successes and failures."""
+    # As `rtssync init` sets a repository up: local state (the local TMS) is never committed.
+    (world.root / ".gitignore").write_text(".rtssync/\n")
     codes = [
         world.rtssync("validate").returncode,
         world.rtssync("plan").returncode,
@@ -112,6 +114,13 @@ def run_failures(world: World, ftp: FtpServer) -> list[int]:
     return codes
 
 
+def git_objects(root: Path) -> str:
+    """Every object in the repository's git database, uncompressed (commits, trees, blobs)."""
+    result = subprocess.run(["git", "cat-file", "--batch", "--batch-all-objects"], cwd=root,
+                            capture_output=True, check=True)
+    return result.stdout.decode("utf-8", "replace")
+
+
 @pytest.mark.parametrize("backend", ["local", "http"])
 def test_no_command_leaks_the_canary_anywhere(
     backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, figures: Recorder,
@@ -130,7 +139,8 @@ def test_no_command_leaks_the_canary_anywhere(
             files = files_under(world.root, tmpdir, tmp_path / "home",
                                 skip=[store, Path(f"{store}-wal"), Path(f"{store}-shm")])
             found = findings_in_files(files, SECRETS)
-            texts = [*world.outputs, *(world.server.log_lines if world.server else [])]
+            texts = [*world.outputs, *(world.server.log_lines if world.server else []),
+                     git_objects(world.root)]
             for index, text in enumerate(texts):
                 found += findings_in_text(f"output #{index}", text, SECRETS)
     finally:
