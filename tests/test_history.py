@@ -20,7 +20,7 @@ import yaml
 from click.testing import CliRunner
 
 from rtssync.cli import cli
-from rtssync.history import count_changed_lines
+from rtssync.history_compare import count_changed_lines
 from tests.repo_factory import (
     ConfigRepo,
     git_commit_all,
