@@ -18,12 +18,15 @@ every request through, so these rules hold for every call:
 
 from __future__ import annotations
 
+import base64
 import email.utils
+import json
 import logging
 import os
 import socket
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -374,10 +377,21 @@ def _error_text(error: object) -> str:
 
 
 def _redact(text: str, hidden: Sequence[str]) -> str:
+    """``text`` with each hidden value replaced by ***, also as a TMS echoing a request would
+    spell it: JSON-escaped (both ways), URL-encoded, base64."""
     for value in hidden:
-        if value:
-            text = text.replace(value, "***")
+        for spelling in sorted(_spellings(value), key=len, reverse=True):
+            text = text.replace(spelling, "***")
     return text
+
+
+def _spellings(value: str) -> set[str]:
+    if not value:
+        return set()
+    raw = value.encode("utf-8")
+    return {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1],
+            urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value),
+            base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()} - {""}
 
 
 # -- settings -----------------------------------------------------------------------------------

@@ -10,15 +10,20 @@ which holds the password by design - it *is* the TMS, and must log in to RTS wit
 
 from __future__ import annotations
 
+import json
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from rtssync.model import SubsidiaryFields
+from rtssync.errors import RtssyncError
+from rtssync.model import FtpCredentials, FtpProtocol, FtpSettings, Secret, SubsidiaryFields
+from rtssync.tms.http import ClientCredentials, HttpBackend, HttpOptions
 from tests.conftest import CANARY_PASSWORD
 from tests.e2e.harness import RTSSYNC, World
 from tests.reliability.canary import (
@@ -150,4 +155,57 @@ def test_no_command_leaks_the_canary_anywhere(
             found=[f"{f.where}: {f.form}" for f in found])
     assert 0 in codes
     assert 1 in codes
+    assert found == []
+
+
+class EchoingTms(BaseHTTPRequestHandler):
+    """A careless TMS: a token for anyone, and every other request refused with a problem
+    document that echoes the request body - in JSON, as such servers do."""
+
+    def do_POST(self) -> None:
+        self._answer()
+
+    def do_PUT(self) -> None:
+        self._answer()
+
+    def _answer(self) -> None:
+        body = self.rfile.read(int(self.headers.get("content-length", "0")))
+        if self.path == "/oauth/token":
+            self._send(200, {"access_token": "t", "expires_in": 3600})
+            return
+        echoed = body.decode("utf-8", "replace")
+        self._send(400, {"title": "Bad Request", "detail": f"cannot accept {echoed}",
+                         "errors": [{"field": "credentials", "message": echoed}]})
+
+    def _send(self, status: int, document: dict[str, object]) -> None:
+        payload = json.dumps(document).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/problem+json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet."""
+
+
+def test_a_tms_echoing_the_request_in_its_error_never_gets_the_password_shown(
+    figures: Recorder,
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), EchoingTms)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    login = FtpCredentials(CANARY_USERNAME, Secret(CANARY_PASSWORD))
+    settings = FtpSettings(FtpProtocol.FTP, "devftp.rtsfinancial.com", 21, "/incoming", None)
+    credentials = ClientCredentials("client", Secret("client-secret"))
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with HttpBackend(url, credentials, HttpOptions(max_attempts=1)) as backend, \
+                pytest.raises(RtssyncError) as refused:
+            backend.put_rts_ftp("sub_1", settings, credentials=login,
+                                credentials_revision="r1", if_match='"1"')
+    finally:
+        server.shutdown()
+    message = str(refused.value)
+    found = findings_in_text("the error", message, [CANARY_PASSWORD])
+    figures(error_chars=len(message), found=[f.form for f in found])
     assert found == []
