@@ -11,11 +11,12 @@ which holds the password by design - it *is* the TMS, and must log in to RTS wit
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -209,3 +210,23 @@ def test_a_tms_echoing_the_request_in_its_error_never_gets_the_password_shown(
     found = findings_in_text("the error", message, [CANARY_PASSWORD])
     figures(error_chars=len(message), found=[f.form for f in found])
     assert found == []
+
+
+def test_an_internal_error_shows_its_type_never_the_value_that_caused_it(
+    tmp_path: Path, figures: Recorder,
+) -> None:
+    """A TMS record rtssync cannot read (here: the invoicing method is the canary) is a bug
+    path, not a user mistake; without RTSSYNC_DEBUG the real process prints the exception's type
+    and never its text, which quotes the value."""
+    repo = make_config_repo(tmp_path, [subsidiary(1)], password=CANARY_PASSWORD, init_git=True)
+    world = World(tmp_path, repo, "local", None)
+    assert world.rtssync("apply", "--yes", keys=True).returncode == 0
+    store = world.root / ".rtssync" / "tms.sqlite"
+    with closing(sqlite3.connect(store)) as db, db:
+        db.execute("UPDATE subsidiaries SET invoicing_method = ?", (CANARY_PASSWORD,))
+    result = world.rtssync_process("plan")
+    output = result.stdout + result.stderr
+    figures(exit=result.returncode, message=result.stderr.strip()[-200:])
+    assert result.returncode == 1
+    assert "Traceback" not in output
+    assert findings_in_text("plan", output, [CANARY_PASSWORD]) == []
