@@ -35,7 +35,7 @@ class Figures:
         self.by_test: dict[str, dict[str, Any]] = {}
 
     def record(self, test: str, values: dict[str, Any]) -> None:
-        self.by_test.setdefault(test, {}).update(values)
+        self.by_test.setdefault(test, {"scale": self.scale}).update(values)
         print(f"[reliability] {test}: {json.dumps(values, sort_keys=True)}")
 
     def write(self, path: Path) -> None:
