@@ -56,7 +56,7 @@ HTTP_LATENCY_MS = 15.0
 EARLY_KILL_SHARE = 0.15
 """Trials killed at a random moment of start-up, before the first write."""
 SEED = 20261125
-SERVER_SETTLE_S = 0.5
+SERVER_SETTLE_S = 0.3
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +88,21 @@ def wait_for_first_write(world: World, process: subprocess.Popen[str],
             return time.monotonic()
         time.sleep(0.005)
     raise AssertionError("the apply made no write within a minute")
+
+
+def settle(world: World, timeout: float = 30.0) -> None:
+    """The server lives on after its client is killed, and a request the client had sent may
+    still be running: wait until the store has stopped changing."""
+    deadline = time.monotonic() + timeout
+    previous = None
+    while time.monotonic() < deadline:
+        report = audit_report(store_path(world))
+        current = (report.writes, sum(report.creates.values()))
+        if current == previous:
+            return
+        previous = current
+        time.sleep(SERVER_SETTLE_S)
+    raise AssertionError("the store kept changing after the apply was killed")
 
 
 def write_window(template: ConfigRepo, tmp_path: Path,
@@ -130,8 +145,7 @@ def crash_trial(world: World, rng: random.Random, window: float, reference: dict
     finished = process.poll() is not None
     kill_hard(process)
     if world.server is not None:
-        # The server lives on: a request the killed client had sent may still be running.
-        time.sleep(SERVER_SETTLE_S)
+        settle(world)
     tally.trials += 1
     db = store_path(world)
     assert integrity_errors(db) == []
