@@ -8,6 +8,7 @@ fixture; at the end of the session they are written to ``tests/reliability/resul
 
 from __future__ import annotations
 
+import fcntl
 import json
 import platform
 from collections.abc import Iterator
@@ -39,7 +40,14 @@ class Figures:
         print(f"[reliability] {test}: {json.dumps(values, sort_keys=True)}")
 
     def write(self, path: Path) -> None:
-        """Merge into ``path``: a run of some tests updates theirs and keeps the others'."""
+        """Merge into ``path``: a run of some tests updates theirs and keeps the others'.
+        Under pytest-xdist every worker merges its own, one at a time (a lock file)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with (path.parent / ".lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self._merge_into(path)
+
+    def _merge_into(self, path: Path) -> None:
         tests: dict[str, Any] = {}
         if path.is_file():
             try:
@@ -53,7 +61,6 @@ class Figures:
             "python": platform.python_version(),
             "tests": dict(sorted(tests.items())),
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
 
 
