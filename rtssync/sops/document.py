@@ -130,7 +130,36 @@ def decrypt_values(
     The MAC needs every encrypted value, so they are all decrypted in memory; only the
     requested ones are returned. A requested path that is absent is left out of the result.
     """
-    plain = decrypt_document(path, data, identities=identities)
+    return _pick(decrypt_document(path, data, identities=identities), paths)
+
+
+def decrypt_parsed_values(
+    path: Path,
+    document: Mapping[str, Any],
+    paths: Iterable[ValuePath],
+    *,
+    identities: Identities | None = None,
+) -> dict[ValuePath, Any]:
+    """:func:`decrypt_values` for a document another YAML reader already parsed (the
+    validating loader, :mod:`rtssync.load`), so the file is not read and parsed a second time.
+
+    Only for ``mac_only_encrypted`` files: their MAC covers the encrypted values alone, and
+    those are ``ENC[...]`` strings every YAML reader reads alike, so how a reader types the
+    plain values cannot change what is decrypted or verified. Anything else (a MAC over every
+    value, comment encryption, non-age keys) goes the file's way: ``path`` is read again and
+    parsed the way sops parses it. ``document`` must be the file's complete data, ``sops``
+    block included, exactly as parsed.
+    """
+    metadata = _metadata(path, document)
+    if not metadata.mac_only_encrypted or _comment_selector(metadata) or (
+        metadata.other_key_types
+    ):
+        return decrypt_values(path, path.read_bytes(), paths, identities=identities)
+    key = _unwrap_age(path, metadata, identities)
+    return _pick(decrypt_with_key(path, document, metadata, key), paths)
+
+
+def _pick(plain: Mapping[str, Any], paths: Iterable[ValuePath]) -> dict[ValuePath, Any]:
     result: dict[ValuePath, Any] = {}
     for wanted in paths:
         node: Any = plain
@@ -145,11 +174,15 @@ def data_key_of(
     path: Path, data: bytes | str, *, identities: Identities | None = None
 ) -> tuple[bytes, SopsMetadata]:
     """The file's data key (native age only), for callers that rewrite some values."""
-    document = load_document(path, data)
-    metadata = _metadata(path, document)
+    metadata = _metadata(path, load_document(path, data))
+    return _unwrap_age(path, metadata, identities), metadata
+
+
+def _unwrap_age(path: Path, metadata: SopsMetadata, identities: Identities | None) -> bytes:
+    """The data key from the file's age stanzas, or a SopsError saying which key is needed."""
     found = identities if identities is not None else find_identities()
     try:
-        return unwrap_data_key(metadata, found.identities, found.recipients), metadata
+        return unwrap_data_key(metadata, found.identities, found.recipients)
     except NoMatchingIdentity:
         raise _no_key_error(path, metadata, found) from None
 
