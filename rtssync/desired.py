@@ -92,7 +92,14 @@ def build_subsidiary(document: SubsidiaryDocument) -> DesiredSubsidiary:
                             auto_merge=invoicing["auto_merge"]),
         factoring=_factoring(data.get("factoring")),
         locations=locations(document.doc),
+        parsed=_parsed(document.doc),
     )
+
+
+def _parsed(doc: LoadedDocument) -> Mapping[str, Any] | None:
+    """The data exactly as loaded (not normalized), for decrypting without a second parse;
+    only from a file that loaded without a problem, so no value was left out."""
+    return doc.data if doc.ok and isinstance(doc.data, Mapping) else None
 
 
 def _factoring(factoring: Mapping[str, Any] | None) -> DesiredFactoring | None:

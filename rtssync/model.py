@@ -7,9 +7,11 @@ pass these records forward without any module reaching back up the chain.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +161,10 @@ class DesiredSubsidiary:
     factoring: DesiredFactoring | None
     locations: dict[str, SourceLocation] = field(default_factory=dict, compare=False)
     """Dotted field path (``factoring.ftp.host``) -> where it is written, for error messages."""
+    parsed: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
+    """The file's data as validation parsed it (``sops`` block included, ``ENC[...]`` values as
+    written), so credentials decrypt from the very bytes whose digest a plan records, without
+    reading and parsing the file again. None when built by hand: decryption reads the file."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from rtssync.apply import (
 from rtssync.cli import CliContext
 from rtssync.commands.plan import PlanInputs, plan_from, read_inputs, resolve, wants_color
 from rtssync.config import Settings, load_settings
+from rtssync.decrypt import decrypt_subsidiary_values
 from rtssync.errors import (
     PolicyError,
     RtssyncError,
@@ -42,7 +43,6 @@ from rtssync.model import DesiredSubsidiary, FtpCredentials, FtpSettings, Secret
 from rtssync.plan import Action, Plan
 from rtssync.planfile import read_plan, stale_reasons
 from rtssync.render.text import TextRenderer, printable
-from rtssync.sops import decrypt_values
 from rtssync.tms.base import TmsBackend
 from rtssync.tms.factory import open_backend
 
@@ -56,8 +56,7 @@ PROGRESS_THRESHOLD = 3
 
 def sops_credentials(wanted: DesiredSubsidiary) -> FtpCredentials:
     """Decrypt one subsidiary's RTS FTP login, in memory, the password straight into a Secret."""
-    values = decrypt_values(wanted.source, wanted.source.read_bytes(),
-                            [USERNAME_PATH, PASSWORD_PATH])
+    values = decrypt_subsidiary_values(wanted, [USERNAME_PATH, PASSWORD_PATH])
     username, password = values.get(USERNAME_PATH), values.get(PASSWORD_PATH)
     if not isinstance(username, str) or not isinstance(password, str):
         raise SopsError(f"{wanted.source}: factoring.ftp.username and password must be "
@@ -125,7 +124,7 @@ def _check_credentials(plan: Plan, desired: Mapping[str, DesiredSubsidiary]) -> 
     for key in keys:
         wanted = desired.get(key)
         if wanted is not None:
-            decrypt_values(wanted.source, wanted.source.read_bytes(), [USERNAME_PATH])
+            decrypt_subsidiary_values(wanted, [USERNAME_PATH])
 
 
 def _result_line(result: ChangeResult) -> str:

@@ -20,13 +20,14 @@ import click
 
 from rtssync.cli import CliContext
 from rtssync.config import Settings, load_settings
+from rtssync.decrypt import decrypt_subsidiary_values
 from rtssync.desired import DesiredState, load_desired_state, reused_login_problems
 from rtssync.errors import ConfigError, SopsError
 from rtssync.model import DesiredSubsidiary, LiveSubsidiary
 from rtssync.plan import DecryptUsernames, Plan, build_plan
 from rtssync.planfile import current_commit, write_plan
 from rtssync.render import get_renderer
-from rtssync.sops import decrypt_values, find_identities
+from rtssync.sops import find_identities
 from rtssync.tms.base import TmsBackend
 from rtssync.tms.factory import open_backend
 
@@ -52,8 +53,7 @@ def sops_usernames(files: Sequence[DesiredSubsidiary]) -> Mapping[str, str]:
         if wanted.factoring is None:
             continue
         try:
-            values = decrypt_values(wanted.source, wanted.source.read_bytes(), [USERNAME_PATH],
-                                    identities=identities)
+            values = decrypt_subsidiary_values(wanted, [USERNAME_PATH], identities=identities)
         except (SopsError, OSError):
             continue
         username = values.get(USERNAME_PATH)
