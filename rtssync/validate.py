@@ -23,7 +23,7 @@ from rtssync.errors import ConfigError, Problem, RtssyncError
 from rtssync.load import LoadedDocument, PathKey, dotted, load_yaml_file, relative_to_root
 from rtssync.model import SourceLocation
 from rtssync.schema import SUBSIDIARY_SCHEMA, schema_problems
-from rtssync.sops.rules import SOPS_CONFIG_NAME, find_creation_rule
+from rtssync.sops.rules import SOPS_CONFIG_NAME, find_creation_rule, load_creation_rules
 
 REQUIRED_ENCRYPTED_REGEX = "^(username|password)$"
 SUBSIDIARY_SUFFIXES = (".yaml", ".yml")
@@ -256,9 +256,17 @@ def sops_rule_problems(root: Path, files: Sequence[Path]) -> list[Problem]:
     if files and not (root / SOPS_CONFIG_NAME).is_file():
         return [Problem(None, "not found: sops needs it to know the recipients and which values "
                               "to encrypt (rtssync init writes one)", path_hint=SOPS_CONFIG_NAME)]
+    rules = None
+    if files:
+        try:
+            rules = load_creation_rules(root / SOPS_CONFIG_NAME)  # once, not once per file
+        except ConfigError as error:  # .sops.yaml itself is broken: one report is enough
+            return [_relative_problem(root, p) for p in error.problems]
+        except RtssyncError:
+            pass  # unreadable: find_creation_rule says so for each file, as it always has
     for file in files:
         try:
-            rule = find_creation_rule(root, file)
+            rule = find_creation_rule(root, file, rules)
         except ConfigError as error:  # .sops.yaml itself is broken: one report is enough
             return [_relative_problem(root, p) for p in error.problems]
         except RtssyncError as error:  # no rule for this file

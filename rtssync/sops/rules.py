@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,14 +75,19 @@ class CreationRule:
         return SourceLocation(self.source, self.line, 1)
 
 
-def find_creation_rule(repo_root: Path, file: Path) -> CreationRule:
+def find_creation_rule(
+    repo_root: Path, file: Path, rules: Sequence[CreationRule] | None = None
+) -> CreationRule:
     """The rule in ``repo_root/.sops.yaml`` that sops would use for ``file``.
 
-    Raises :class:`SopsError` when there is no ``.sops.yaml`` or no rule matches, and
-    :class:`ConfigError` when the ``.sops.yaml`` itself is malformed.
+    ``rules``: that file's rules, already loaded (by a caller asking for many files, which
+    then reads ``.sops.yaml`` once, not once per file). Raises :class:`SopsError` when there is
+    no ``.sops.yaml`` or no rule matches, and :class:`ConfigError` when the ``.sops.yaml``
+    itself is malformed.
     """
     config = repo_root / SOPS_CONFIG_NAME
-    rules = load_creation_rules(config)
+    if rules is None:
+        rules = load_creation_rules(config)
     relative = _relative_to_config(config, file)
     for rule in rules:
         if rule.path_regex is None or _go_regex(rule, rule.path_regex).search(relative):
