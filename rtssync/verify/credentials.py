@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import threading
 
+from rtssync.decrypt import decrypt_subsidiary_values
 from rtssync.errors import RtssyncError, SopsError
 from rtssync.model import DesiredSubsidiary, FtpCredentials, Secret
-from rtssync.sops import Identities, decrypt_values, find_identities
+from rtssync.sops import Identities, find_identities
 from rtssync.verify.result import VerifyFailure
 from rtssync.verify.runner import CredentialSource
 
@@ -29,13 +30,12 @@ def sops_credentials(identities: Identities | None = None) -> CredentialSource:
         with lock:
             if not found:
                 found.append(find_identities())
-        try:
-            data = subsidiary.source.read_bytes()
+        try:  # from the document validation parsed, when there is one (no second read)
+            values = decrypt_subsidiary_values(
+                subsidiary, [USERNAME_PATH, PASSWORD_PATH], identities=found[0]
+            )
         except OSError as error:
             raise RtssyncError(f"cannot read {subsidiary.source}: {error.strerror}") from None
-        values = decrypt_values(
-            subsidiary.source, data, [USERNAME_PATH, PASSWORD_PATH], identities=found[0]
-        )
         return FtpCredentials(
             username=_text(values.get(USERNAME_PATH), "username", subsidiary),
             password=Secret(_text(values.get(PASSWORD_PATH), "password", subsidiary)),
