@@ -122,16 +122,45 @@ def _factoring(factoring: Mapping[str, Any] | None) -> DesiredFactoring | None:
     )
 
 
-def locations(doc: LoadedDocument) -> dict[str, SourceLocation]:
+class FieldLocations(Mapping[str, SourceLocation]):
     """Dotted path (``factoring.ftp.host``) -> where it is written, for later messages.
 
-    The ``sops`` block is left out: it is SOPS's bookkeeping, never a user's value.
+    Built on first use: only error messages ask, and building it for every file of a large
+    repository was a tenth of loading it. The ``sops`` block is left out: it is SOPS's
+    bookkeeping, never a user's value.
     """
-    # Every path here has a mark of its own, so no search up the tree (location_of) is needed.
-    return {dotted(path): SourceLocation(doc.path, line, column)
-            for path, (line, column) in doc.value_marks.items()
-            if path and path[0] != "sops"}
 
+    __slots__ = ("_doc", "_table")
+
+    def __init__(self, doc: LoadedDocument) -> None:
+        self._doc = doc
+        self._table: dict[str, SourceLocation] | None = None
+
+    def _built(self) -> dict[str, SourceLocation]:
+        if self._table is None:
+            # Every path here has a mark of its own, so no search up the tree is needed.
+            doc = self._doc
+            self._table = {dotted(path): SourceLocation(doc.path, line, column)
+                           for path, (line, column) in doc.value_marks.items()
+                           if path and path[0] != "sops"}
+        return self._table
+
+    def __getitem__(self, key: str) -> SourceLocation:
+        return self._built()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._built())
+
+    def __len__(self) -> int:
+        return len(self._built())
+
+    def __repr__(self) -> str:
+        return f"FieldLocations({self._doc.path})"
+
+
+def locations(doc: LoadedDocument) -> Mapping[str, SourceLocation]:
+    """Where each value of ``doc`` is written (see :class:`FieldLocations`)."""
+    return FieldLocations(doc)
 
 
 def reused_login_problems(subsidiaries: Mapping[str, DesiredSubsidiary],

@@ -159,7 +159,7 @@ class DesiredSubsidiary:
     notice_of_assignment: str
     invoicing: Invoicing
     factoring: DesiredFactoring | None
-    locations: dict[str, SourceLocation] = field(default_factory=dict, compare=False)
+    locations: Mapping[str, SourceLocation] = field(default_factory=dict, compare=False)
     """Dotted field path (``factoring.ftp.host``) -> where it is written, for error messages."""
     parsed: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
     """The file's data as validation parsed it (``sops`` block included, ``ENC[...]`` values as
