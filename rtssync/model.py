@@ -106,10 +106,12 @@ class FtpSettings:
 
 @dataclass(frozen=True, slots=True)
 class FtpCredentials:
-    """Decrypted RTS FTP login. Only apply and verify ever hold one."""
+    """Decrypted RTS FTP login. Only apply and verify ever hold one.
 
-    username: str
-    password: Secret
+    The username is encrypted in git as well, so it stays out of the repr too."""
+
+    username: str = field(repr=False)
+    password: Secret = field(repr=False)
 
 
 def credentials_revision(username_ciphertext: str, password_ciphertext: str | None) -> str:
@@ -172,7 +174,7 @@ class LiveFtp:
     """RTS FTP settings as the TMS returns them: never a password, only whether one is set."""
 
     settings: FtpSettings
-    username: str | None
+    username: str | None = field(repr=False)
     password_set: bool
     credentials_revision: str | None
 

@@ -83,6 +83,7 @@ def set_encrypted_values(
     for target in updates:
         _require_parent(path, document, target)
     plan = _plan(path, text, document, rule, set(updates), identities)
+    _require_encrypted(path, plan, updates)
     plain = {k: v for k, v in document.items() if k != "sops"}
     for target, value in updates.items():
         _set(plain, target, value)
@@ -94,6 +95,21 @@ def set_encrypted_values(
     if "\r\n" in text:  # keep Windows line endings, or every line shows in the diff
         result = result.replace("\r\n", "\n").replace("\n", "\r\n")
     return result
+
+
+def _require_encrypted(path: Path, plan: _Plan, updates: Mapping[Path_, str]) -> None:
+    """Refuse before anything is written if the rule would leave an update in plaintext.
+
+    A ``.sops.yaml`` (or an existing ``sops`` block) whose selectors miss ``username`` or
+    ``password`` would otherwise put the credential into git in clear, under a valid MAC.
+    """
+    missed = [".".join(target) for target in updates if not plan.selector.should_encrypt(target)]
+    if missed:
+        raise SopsError(
+            f"{path}: the sops rule would leave {', '.join(missed)} unencrypted; nothing "
+            "written. Set encrypted_regex: ^(username|password)$ in .sops.yaml (and re-encrypt "
+            "the file) so credentials are always encrypted"
+        )
 
 
 def _plan(

@@ -183,7 +183,9 @@ class HttpBackend:
             body["credentials"] = wire.credentials_to_json(credentials)
         if credentials is not None or credentials_revision is not None:
             body["credentialsRevision"] = credentials_revision  # the server judges the pair
-        secrets = [credentials.password.reveal()] if credentials is not None else []
+        # The username is encrypted in git too: a TMS error echoing either is redacted.
+        secrets = ([credentials.password.reveal(), credentials.username]
+                   if credentials is not None else [])
         return self._versioned_write(
             "PUT", self._path("rts_ftp", tms_id), tms_id,
             body=body, if_match=if_match,

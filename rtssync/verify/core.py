@@ -69,10 +69,22 @@ def verify_with_options(
         protocol=settings.protocol,
         host=settings.host,
         port=settings.port,
-        reason=scrub(reason, credentials),
+        reason=one_line(scrub(reason, credentials)),
         seconds=time.monotonic() - started,
-        warnings=tuple(scrub(w, credentials) for w in attempt.warnings),
+        warnings=tuple(one_line(scrub(w, credentials)) for w in attempt.warnings),
     )
+
+
+MAX_REASON_CHARS = 300
+
+
+def one_line(text: str) -> str:
+    """Printable and short, for a table cell. Runs after scrubbing, never before: a server's
+    echo of a credential must be whole when the scrub looks for it."""
+    printable = "".join(ch if ch.isprintable() else "?" for ch in text)
+    if len(printable) <= MAX_REASON_CHARS:
+        return printable
+    return printable[: MAX_REASON_CHARS - 1] + "…"
 
 
 def refuse_outside_policy(settings: FtpSettings, policy: PolicySettings) -> None:
@@ -97,5 +109,5 @@ def _unexpected_reason(error: Exception, attempt: Attempt) -> str:
     if known is not None:
         return known
     text = str(error).strip().splitlines()
-    detail = f": {text[0][:120]}" if text else ""
+    detail = f": {text[0]}" if text else ""
     return f"{type(error).__name__} while {attempt.stage} with {attempt.address}{detail}"

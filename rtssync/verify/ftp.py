@@ -203,9 +203,10 @@ def _not_ftp_reason(greeting: str, attempt: Attempt) -> str:
 
 
 def _first_line(error: BaseException) -> str:
+    """The server's words, whole: the result is scrubbed of credentials first and only then
+    shortened and made printable (a cut or altered echo would no longer match the scrub)."""
     text = str(error).strip().splitlines()
-    line = text[0] if text else type(error).__name__
-    return "".join(ch if ch.isprintable() else "?" for ch in line)[:120]
+    return text[0] if text else type(error).__name__
 
 
 def _close(client: ftplib.FTP, *, polite: bool) -> None:

@@ -172,7 +172,7 @@ def _ssh_reason(error: paramiko.SSHException, attempt: Attempt, expected: parami
             f"{attempt.address} offers no {expected.get_name()} host key, the type pinned in "
             "factoring.ftp.host_key: check host_key with RTS"
         )
-    return f"SSH failed while {attempt.stage} with {attempt.address}: {text.splitlines()[0][:120]}"
+    return f"SSH failed while {attempt.stage} with {attempt.address}: {text.splitlines()[0]}"
 
 
 def _sftp_io_reason(error: OSError, attempt: Attempt) -> str | None:
