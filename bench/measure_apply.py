@@ -16,9 +16,9 @@ from bench.measure_plan import LATENCY_MS
 from bench.report import Row, ratio
 from bench.tms import serve
 from rtssync.apply import Outcome, apply_plan
-from rtssync.commands.apply import sops_credentials
-from rtssync.commands.plan import plan_from, read_inputs
 from rtssync.config import load_settings
+from rtssync.decrypt import decrypt_credentials as sops_credentials
+from rtssync.inputs import plan_from, read_inputs
 
 SERVER_RATE = 10.0
 CHANGES_PER_SUBSIDIARY = 4

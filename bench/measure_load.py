@@ -19,8 +19,8 @@ import yaml
 
 from bench.corpus import Corpus, key_environment, sops_binary
 from bench.report import Row, ratio
-from rtssync.commands.apply import sops_credentials
 from rtssync.config import load_settings
+from rtssync.decrypt import decrypt_credentials as sops_credentials
 from rtssync.desired import load_desired_state
 
 TARGET_VS_SOPS = 30.0

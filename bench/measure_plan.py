@@ -16,8 +16,8 @@ from pathlib import Path
 from bench.corpus import Corpus, key_environment
 from bench.report import Row, ratio
 from bench.tms import Served
-from rtssync.commands.plan import plan_from, read_inputs
 from rtssync.config import load_settings
+from rtssync.inputs import plan_from, read_inputs
 from rtssync.plan import Plan
 from rtssync.tms.http import HttpOptions
 

@@ -14,8 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from rtssync.commands.plan import plan_from, read_inputs
 from rtssync.config import load_settings
+from rtssync.inputs import plan_from, read_inputs
 from rtssync.tms.local import LocalBackend
 
 

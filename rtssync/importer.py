@@ -21,12 +21,12 @@ from pathlib import Path
 
 import yaml
 
+from rtssync.decrypt import USERNAME_PATH
 from rtssync.errors import RtssyncError
 from rtssync.model import DesiredSubsidiary, Invoicing, InvoicingMethod, LiveSubsidiary
 from rtssync.sops import find_creation_rule
 from rtssync.sops.edit import set_encrypted_values
 
-USERNAME_PATH = ("factoring", "ftp", "username")
 _PLACEHOLDER = "rtssync-import-placeholder"
 
 

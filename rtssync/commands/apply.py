@@ -28,26 +28,24 @@ from rtssync.apply import (
     now_text,
 )
 from rtssync.cli import CliContext
-from rtssync.commands.plan import PlanInputs, plan_from, read_inputs, resolve, wants_color
+from rtssync.commands.plan import resolve, wants_color
 from rtssync.config import Settings, load_settings
-from rtssync.decrypt import decrypt_subsidiary_values
+from rtssync.decrypt import USERNAME_PATH, decrypt_credentials, decrypt_subsidiary_values
 from rtssync.errors import (
     PolicyError,
     RtssyncError,
     SafetyLimitError,
-    SopsError,
     StalePlanError,
 )
+from rtssync.inputs import PlanInputs, plan_from, read_inputs
 from rtssync.journal import Journal, apply_lock
-from rtssync.model import DesiredSubsidiary, FtpCredentials, FtpSettings, Secret
+from rtssync.model import DesiredSubsidiary, FtpCredentials, FtpSettings
 from rtssync.plan import Action, Plan
 from rtssync.planfile import read_plan, stale_reasons
 from rtssync.render.text import TextRenderer, printable
 from rtssync.tms.base import TmsBackend
 from rtssync.tms.factory import open_backend
 
-USERNAME_PATH = ("factoring", "ftp", "username")
-PASSWORD_PATH = ("factoring", "ftp", "password")
 VERIFY_TIMEOUT = 15.0
 """Seconds per network step of an ``--verify`` login check."""
 PROGRESS_THRESHOLD = 3
@@ -55,13 +53,8 @@ PROGRESS_THRESHOLD = 3
 
 
 def sops_credentials(wanted: DesiredSubsidiary) -> FtpCredentials:
-    """Decrypt one subsidiary's RTS FTP login, in memory, the password straight into a Secret."""
-    values = decrypt_subsidiary_values(wanted, [USERNAME_PATH, PASSWORD_PATH])
-    username, password = values.get(USERNAME_PATH), values.get(PASSWORD_PATH)
-    if not isinstance(username, str) or not isinstance(password, str):
-        raise SopsError(f"{wanted.source}: factoring.ftp.username and password must be "
-                        "encrypted strings")
-    return FtpCredentials(username, Secret(password))
+    """Decrypt one subsidiary's RTS FTP login with the identities sops would find."""
+    return decrypt_credentials(wanted)
 
 
 def login_check(settings: Settings) -> LoginCheck:

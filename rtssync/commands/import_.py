@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from rtssync.cli import CliContext
-from rtssync.commands.plan import read_inputs
 from rtssync.config import load_settings
 from rtssync.importer import import_subsidiaries
+from rtssync.inputs import read_inputs
 from rtssync.match import match_subsidiaries
 from rtssync.tms.factory import open_backend
 

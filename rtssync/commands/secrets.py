@@ -17,14 +17,13 @@ from pathlib import Path
 import click
 
 from rtssync.config import load_settings
+from rtssync.decrypt import PASSWORD_PATH, USERNAME_PATH
 from rtssync.errors import RtssyncError
 from rtssync.model import Secret
 from rtssync.sops import find_creation_rule
 from rtssync.sops.edit import set_encrypted_values
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z")
-USERNAME_PATH = ("factoring", "ftp", "username")
-PASSWORD_PATH = ("factoring", "ftp", "password")
 
 
 @click.group("secrets")

@@ -7,8 +7,8 @@ import json
 import click
 
 from rtssync.cli import CliContext
-from rtssync.commands.plan import plan_from, read_inputs
 from rtssync.config import load_settings
+from rtssync.inputs import plan_from, read_inputs
 from rtssync.status import render_status_text, subsidiary_statuses
 from rtssync.tms.factory import open_backend
 

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import threading
 
-from rtssync.decrypt import decrypt_subsidiary_values
-from rtssync.errors import RtssyncError, SopsError
-from rtssync.model import DesiredSubsidiary, FtpCredentials, Secret
+from rtssync.decrypt import decrypt_credentials
+from rtssync.errors import RtssyncError
+from rtssync.model import DesiredSubsidiary, FtpCredentials
 from rtssync.sops import Identities, find_identities
 from rtssync.verify.result import VerifyFailure
 from rtssync.verify.runner import CredentialSource
-
-USERNAME_PATH = ("factoring", "ftp", "username")
-PASSWORD_PATH = ("factoring", "ftp", "password")
 
 
 def sops_credentials(identities: Identities | None = None) -> CredentialSource:
@@ -31,15 +28,9 @@ def sops_credentials(identities: Identities | None = None) -> CredentialSource:
             if not found:
                 found.append(find_identities())
         try:  # from the document validation parsed, when there is one (no second read)
-            values = decrypt_subsidiary_values(
-                subsidiary, [USERNAME_PATH, PASSWORD_PATH], identities=found[0]
-            )
+            return decrypt_credentials(subsidiary, identities=found[0])
         except OSError as error:
             raise RtssyncError(f"cannot read {subsidiary.source}: {error.strerror}") from None
-        return FtpCredentials(
-            username=_text(values.get(USERNAME_PATH), "username", subsidiary),
-            password=Secret(_text(values.get(PASSWORD_PATH), "password", subsidiary)),
-        )
 
     return decrypt
 
@@ -51,16 +42,6 @@ def _require_password(subsidiary: DesiredSubsidiary) -> None:
             f"no FTP password in {subsidiary.source.name} yet: set it with "
             f"`rtssync secrets set {subsidiary.key} --username U --password-stdin`"
         )
-
-
-def _text(value: object, name: str, subsidiary: DesiredSubsidiary) -> str:
-    """SOPS keeps YAML types: a password written as a bare number decrypts as int."""
-    if isinstance(value, bool) or value is None:
-        raise SopsError(f"{subsidiary.source.name}: factoring.ftp.{name} did not decrypt to text")
-    if isinstance(value, (str, int, float)):
-        return str(value)
-    raise SopsError(f"{subsidiary.source.name}: factoring.ftp.{name} did not decrypt to text")
-
 
 
 Usernames = dict[str, str]

@@ -20,8 +20,8 @@ import pytest
 from rtssync.apply import Outcome, apply_plan
 from rtssync.cli import cli  # noqa: F401 - the command modules import rtssync.cli first
 from rtssync.commands.apply import sops_credentials
-from rtssync.commands.plan import plan_from, read_inputs
 from rtssync.config import load_settings
+from rtssync.inputs import plan_from, read_inputs
 from rtssync.model import Secret
 from rtssync.sops import clear_identity_cache
 from rtssync.tms.faults import FaultConfig
