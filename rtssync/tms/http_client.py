@@ -221,8 +221,9 @@ class ApiClient:
             raise self.problem_error(error.response, what, secrets) from None
         except httpx.TransportError as error:
             raise TmsError(
-                f"{what}: the TMS could not be reached after {self.options.max_attempts} "
-                f"attempts ({type(error).__name__})"
+                f"{what}: the TMS at {self._client.base_url} could not be reached after "
+                f"{self.options.max_attempts} attempts ({type(error).__name__}); check tms.url "
+                "in rtssync.yaml and that the TMS is up"
             ) from None
         raise AssertionError("unreachable: tenacity either returns or raises")
 
@@ -328,10 +329,17 @@ class ApiClient:
             raise TmsError(f"{what}: the TMS sent a response that is not a JSON object")
         return document
 
+    def _is_token_request(self, response: httpx.Response) -> bool:
+        return response.request.url.path.endswith(httpx.URL(self._token_url).path)
+
     def problem_error(
         self, response: httpx.Response, what: str, secrets: Sequence[str]
     ) -> TmsError:
         status = response.status_code
+        if status == 404 and self._is_token_request(response):
+            # No token endpoint there: the URL is wrong, not some subsidiary missing.
+            return TmsError(f"{what}: {response.request.url} was not found; check tms.url in "
+                            "rtssync.yaml (it must be the TMS API's base URL)")
         if status == 404:
             return NotFoundError(f"{what}: no such subsidiary in the TMS")
         if status == 412:
