@@ -102,10 +102,16 @@ def dumps(plan: Plan) -> str:
 def write_plan(plan: Plan, path: Path) -> None:
     """Write the plan file (owner-only: it names hosts and subsidiaries, though no secret)."""
     text = dumps(plan)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # O_CREAT's mode applies to new files only; an old one keeps its own
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # O_CREAT's mode applies to new files only; an old one keeps its own
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as error:
+        raise PlanFileError(
+            f"{path}: cannot write the plan ({error.strerror or error}); check that the "
+            "folder exists and is writable"
+        ) from None
 
 
 def _values(raw: object) -> Mapping[str, PlainValue] | None:

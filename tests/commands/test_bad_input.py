@@ -1,0 +1,55 @@
+"""Bad input that is not in the config files: a missing folder, a busy port, a file where a
+folder belongs, a plan file that is not a plan. Each is one ``error:`` line on stderr that
+names the path and says what to do, exit 1; never a traceback or an "internal error".
+
+Every case runs the real CLI in a subprocess, as a user would.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.repo_factory import ConfigRepo, make_config_repo
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> ConfigRepo:
+    return make_config_repo(tmp_path_factory.mktemp("template"), init_git=True)
+
+
+@pytest.fixture
+def repo(template: ConfigRepo, tmp_path: Path) -> ConfigRepo:
+    return template.copy_to(tmp_path / "repo")
+
+
+def rtssync(
+    directory: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rtssync", "-C", str(directory), *args],
+        capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=timeout,
+        check=False,
+    )
+
+
+def the_error(result: subprocess.CompletedProcess[str]) -> str:
+    """The one ``error:`` line, after checking it is all stderr holds and the exit is 1."""
+    assert result.returncode == 1, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert "internal error" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def test_plan_out_into_a_missing_folder_names_the_file(repo: ConfigRepo) -> None:
+    result = rtssync(repo.root, "plan", "--out", "missing-dir/plan.json", env=repo.sops_env())
+    line = the_error(result)
+    assert f"{repo.root / 'missing-dir' / 'plan.json'}: cannot write the plan" in line
+    assert "No such file or directory" in line
