@@ -186,7 +186,12 @@ def read_plan(path: Path) -> Plan:
         raise PlanFileError(f"{path}:{error.lineno}:{error.colno}: not JSON: {error.msg}") from None
     if not isinstance(document, dict):
         raise PlanFileError(f"{path}: not an rtssync plan file (not a JSON object)")
-    return plan_from_document(document)
+    try:
+        return plan_from_document(document)
+    except (PlanFileError, StalePlanError) as error:
+        # Name the file: the reader may hold several plans, and the message alone does not say
+        # which one was refused.
+        raise type(error)(f"{path}: {error}") from None
 
 
 def current_commit(root: Path) -> str | None:

@@ -53,3 +53,9 @@ def test_plan_out_into_a_missing_folder_names_the_file(repo: ConfigRepo) -> None
     line = the_error(result)
     assert f"{repo.root / 'missing-dir' / 'plan.json'}: cannot write the plan" in line
     assert "No such file or directory" in line
+
+
+def test_a_saved_plan_that_is_not_a_plan_names_the_file(repo: ConfigRepo) -> None:
+    (repo.root / "empty.json").write_text("{}")
+    line = the_error(rtssync(repo.root, "apply", "empty.json", env=repo.sops_env()))
+    assert f"{repo.root / 'empty.json'}: not an rtssync plan file" in line
