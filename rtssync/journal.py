@@ -29,7 +29,13 @@ LOCK_NAME = "apply.lock"
 def state_dir(root: Path) -> Path:
     """``<root>/.rtssync``, created owner-only if missing."""
     directory = root / STATE_DIR
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as error:
+        raise RtssyncError(
+            f"{directory}: cannot create rtssync's state folder ({error.strerror or error}); "
+            "it must be a directory (move away whatever is there)"
+        ) from None
     return directory
 
 

@@ -109,6 +109,15 @@ def create_private_file(path: Path) -> None:
     os.close(fd)
 
 
+def _creation_problem(path: Path, error: OSError) -> str:
+    """Why the store could not be created; "File exists" alone does not say that the thing in
+    the way is a plain file where a folder should be."""
+    for folder in (path.parent, *path.parent.parents):
+        if folder.exists() and not folder.is_dir():
+            return f"{folder} is not a directory (move it away or point tms.path elsewhere)"
+    return str(error.strerror or error)
+
+
 def connect(path: Path, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> sqlite3.Connection:
     """Open the store ready for use: created, migrated, WAL, busy timeout, foreign keys on.
 
@@ -118,7 +127,7 @@ def connect(path: Path, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> sqlit
         create_private_file(path)
     except OSError as exc:
         raise LocalStoreError(
-            f"cannot create the local TMS store {path}: {exc.strerror or exc}"
+            f"cannot create the local TMS store {path}: {_creation_problem(path, exc)}"
         ) from exc
     try:
         db = sqlite3.connect(

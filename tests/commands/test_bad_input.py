@@ -59,3 +59,19 @@ def test_a_saved_plan_that_is_not_a_plan_names_the_file(repo: ConfigRepo) -> Non
     (repo.root / "empty.json").write_text("{}")
     line = the_error(rtssync(repo.root, "apply", "empty.json", env=repo.sops_env()))
     assert f"{repo.root / 'empty.json'}: not an rtssync plan file" in line
+
+
+def test_state_folder_that_is_a_file_is_one_error_for_apply(repo: ConfigRepo) -> None:
+    (repo.root / ".rtssync").write_text("not a folder")
+    line = the_error(rtssync(repo.root, "apply", "--yes", env=repo.sops_env()))
+    assert f"{repo.root / '.rtssync'}" in line
+    assert "must be a directory" in line or "is not a directory" in line
+
+
+@pytest.mark.parametrize("command", ["plan", "status"])
+def test_state_folder_that_is_a_file_says_it_is_not_a_directory(
+    repo: ConfigRepo, command: str
+) -> None:
+    (repo.root / ".rtssync").write_text("not a folder")
+    line = the_error(rtssync(repo.root, command, env=repo.sops_env()))
+    assert f"{repo.root / '.rtssync'} is not a directory" in line
