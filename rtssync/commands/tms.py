@@ -10,7 +10,7 @@ import click
 from rtssync.cli import CliContext
 from rtssync.tms.faults import FaultConfig
 from rtssync.tms.local import LocalBackend
-from rtssync.tms.serve import serve_forever
+from rtssync.tms.serve import listening_socket, serve_forever
 from rtssync.tms.server import ServerConfig, create_app
 
 _RATE = click.FloatRange(min=0.0, max=1.0)
@@ -99,6 +99,7 @@ def serve(
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     db_path = context.root / db_path  # relative to the repository root (-C), like tms.path
-    with LocalBackend(db_path) as store:
+    # Bound before the store is opened and the banner printed, so a port in use is one error.
+    with listening_socket(host, port) as sock, LocalBackend(db_path) as store:
         click.echo(f"rtssync TMS server on http://{host}:{port} over {db_path}", err=True)
-        serve_forever(create_app(store, config), host, port)
+        serve_forever(create_app(store, config), sock)

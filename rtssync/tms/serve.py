@@ -34,9 +34,32 @@ def uvicorn_config(app: Starlette, host: str = "127.0.0.1", port: int = 0) -> uv
     )
 
 
-def serve_forever(app: Starlette, host: str, port: int) -> None:
-    """Serve until interrupted (Ctrl-C / SIGTERM)."""
-    uvicorn.Server(uvicorn_config(app, host, port)).run()
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` and listening; a port in use or a host that is not
+    this machine's is an RtssyncError (uvicorn would only log it and exit 3)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as error:
+        raise RtssyncError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as error:
+        sock.close()
+        raise RtssyncError(
+            f"cannot listen on {host}:{port}: {error.strerror or error} "
+            "(choose another --port, or stop what is using it)"
+        ) from None
+    return sock
+
+
+def serve_forever(app: Starlette, sock: socket.socket) -> None:
+    """Serve on ``sock`` (from :func:`listening_socket`) until interrupted (Ctrl-C / SIGTERM)."""
+    host, port = sock.getsockname()[:2]
+    uvicorn.Server(uvicorn_config(app, host, port)).run(sockets=[sock])
 
 
 class ServerThread:

@@ -8,8 +8,10 @@ Every case runs the real CLI in a subprocess, as a user would.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -75,3 +77,30 @@ def test_state_folder_that_is_a_file_says_it_is_not_a_directory(
     (repo.root / ".rtssync").write_text("not a folder")
     line = the_error(rtssync(repo.root, command, env=repo.sops_env()))
     assert f"{repo.root / '.rtssync'} is not a directory" in line
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+
+
+TMS_ENV = {"RTSSYNC_TMS_CLIENT_ID": "client", "RTSSYNC_TMS_CLIENT_SECRET": "client-secret"}
+
+
+def test_tms_serve_on_a_busy_port_is_one_error(tmp_path: Path, busy_port: int) -> None:
+    result = rtssync(tmp_path, "tms", "serve", "--port", str(busy_port), env=TMS_ENV, timeout=30)
+    line = the_error(result)
+    assert line.startswith(f"error: cannot listen on 127.0.0.1:{busy_port}: ")
+    assert "in use" in line
+
+
+def test_tms_serve_on_an_unknown_host_is_one_error(tmp_path: Path) -> None:
+    result = rtssync(tmp_path, "tms", "serve", "--host", "no-such-host.invalid", "--port", "0",
+                     env=TMS_ENV, timeout=30)
+    assert the_error(result).startswith("error: cannot listen on no-such-host.invalid:0: ")
