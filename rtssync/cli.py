@@ -72,7 +72,7 @@ class RtssyncGroup(click.Group):
 @click.option(
     "-C",
     "directory",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     default=None,
     help="Run as if started in DIR (the config repository).",
 )
@@ -86,12 +86,30 @@ class RtssyncGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, directory: Path | None, config_file: Path | None) -> None:
     """Manage RTS Financial factoring setup in the Alvys TMS as code."""
+    _check_directory(directory, ctx.invoked_subcommand)
     root = (directory or Path.cwd()).resolve()
     if config_file is None:
         config_file = root / "rtssync.yaml"
     elif not config_file.is_absolute():
         config_file = (root / config_file).resolve()
     ctx.obj = CliContext(root=root, config_file=config_file)
+
+
+def _check_directory(directory: Path | None, command: str | None) -> None:
+    """-C must name a folder; only ``init`` may name one that does not exist yet (it creates it).
+
+    Checked here rather than by click.Path(exists=True): one "error:" line and exit 1, like
+    every other bad input, instead of click's usage text and exit 2.
+    """
+    if directory is None or directory.is_dir():
+        return
+    if directory.exists():
+        raise RtssyncError(
+            f"{directory}: is not a directory; -C DIR must name the config repository folder")
+    if command != "init":
+        raise RtssyncError(
+            f"{directory}: does not exist; -C DIR must name the config repository folder "
+            "(`rtssync -C DIR init` creates one)")
 
 
 def _register_commands() -> None:

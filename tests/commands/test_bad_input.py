@@ -79,6 +79,22 @@ def test_state_folder_that_is_a_file_says_it_is_not_a_directory(
     assert f"{repo.root / '.rtssync'} is not a directory" in line
 
 
+def test_missing_directory_for_dash_c_is_named(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    line = the_error(rtssync(missing, "validate"))
+    assert line.startswith(
+        f"error: {missing}: does not exist; -C DIR must name the config repository folder"
+    )
+    assert "rtssync.yaml" not in line
+
+
+def test_dash_c_naming_a_file_is_named(tmp_path: Path) -> None:
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("")
+    line = the_error(rtssync(a_file, "plan"))
+    assert line.startswith(f"error: {a_file}: is not a directory")
+
+
 @pytest.fixture
 def busy_port() -> Iterator[int]:
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
