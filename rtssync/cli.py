@@ -38,6 +38,8 @@ class CliContext:
 
     root: Path
     config_file: Path
+    config_given: bool = False
+    """True when --config named the settings file (a missing one is then an error everywhere)."""
 
 
 class RtssyncGroup(click.Group):
@@ -88,11 +90,12 @@ def cli(ctx: click.Context, directory: Path | None, config_file: Path | None) ->
     """Manage RTS Financial factoring setup in the Alvys TMS as code."""
     _check_directory(directory, ctx.invoked_subcommand)
     root = (directory or Path.cwd()).resolve()
+    given = config_file is not None
     if config_file is None:
         config_file = root / "rtssync.yaml"
     elif not config_file.is_absolute():
         config_file = (root / config_file).resolve()
-    ctx.obj = CliContext(root=root, config_file=config_file)
+    ctx.obj = CliContext(root=root, config_file=config_file, config_given=given)
 
 
 def _check_directory(directory: Path | None, command: str | None) -> None:

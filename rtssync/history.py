@@ -53,13 +53,20 @@ class HistoryEntry:
 
 
 
-def config_dir_of(root: Path, settings_file: Path) -> Path:
+def config_dir_of(root: Path, settings_file: Path, given: bool = False) -> Path:
     """The subsidiaries folder named by rtssync.yaml (the default when there is none).
 
     History works without rtssync.yaml (the audit trail of a half-set-up repository is still
-    worth reading), but a broken one is reported rather than silently ignored.
+    worth reading), but a broken one is reported rather than silently ignored, and so is a
+    settings file named with ``--config`` (``given``) that is not there: a typo there would
+    otherwise quietly read the wrong folder.
     """
     if not settings_file.is_file():
+        if given:
+            raise RtssyncError(
+                f"{settings_file}: settings file not found (check the --config path, or leave "
+                "--config out to use rtssync.yaml)"
+            )
         return Settings(root=root, source=settings_file).config_dir
     return load_settings(root, settings_file).config_dir
 

@@ -22,7 +22,7 @@ def command(context: CliContext, key: str | None, output_format: str) -> None:
     Credentials show as "rotated" when their ciphertext changed; no key is needed and no
     secret or ciphertext is printed.
     """
-    config_dir: Path = config_dir_of(context.root, context.config_file)
+    config_dir: Path = config_dir_of(context.root, context.config_file, context.config_given)
     entries = read_history(context.root, config_dir, key)
     if output_format == "json":
         click.echo(json.dumps({"history": history_as_json(entries)}, indent=2,

@@ -95,6 +95,18 @@ def test_dash_c_naming_a_file_is_named(tmp_path: Path) -> None:
     assert line.startswith(f"error: {a_file}: is not a directory")
 
 
+def test_history_with_a_missing_config_file_says_so(repo: ConfigRepo) -> None:
+    line = the_error(rtssync(repo.root, "--config", "missing.yaml", "history"))
+    assert f"{repo.root / 'missing.yaml'}: settings file not found" in line
+
+
+def test_history_without_rtssync_yaml_still_reads_git(repo: ConfigRepo) -> None:
+    (repo.root / "rtssync.yaml").unlink()
+    result = rtssync(repo.root, "history")
+    assert result.returncode == 0, result.stderr
+    assert "sub-1" in result.stdout
+
+
 @pytest.fixture
 def busy_port() -> Iterator[int]:
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
