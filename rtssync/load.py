@@ -135,7 +135,7 @@ def load_yaml_bytes(raw: bytes, display_path: Path) -> LoadedDocument:
     try:
         root = yaml.compose(text, Loader=yaml.CSafeLoader)
     except yaml.MarkedYAMLError as error:
-        return _failed(display_path, raw, _syntax_problem(error, text, display_path))
+        return _failed(display_path, raw, syntax_problem(error, text, display_path))
     except yaml.reader.ReaderError as error:
         return _failed(display_path, raw, _reader_problem(error, text, display_path))
     except yaml.YAMLError as error:  # pragma: no cover - libyaml always marks its errors
@@ -169,7 +169,9 @@ def _not_utf8(raw: bytes, offset: int, path: Path) -> Problem:
     )
 
 
-def _syntax_problem(error: yaml.MarkedYAMLError, text: str, path: Path) -> Problem:
+def syntax_problem(error: yaml.MarkedYAMLError, text: str, path: Path) -> Problem:
+    """A YAML syntax error as one ``path:line:col: what to do`` problem (also used for
+    ``.sops.yaml``, so every YAML file's mistakes read the same)."""
     mark = error.problem_mark or error.context_mark
     where = SourceLocation(path, mark.line + 1, mark.column + 1) if mark else None
     problem = error.problem or "invalid YAML"

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from rtssync.errors import ConfigError, Problem, SopsError
+from rtssync.load import syntax_problem
 from rtssync.model import SourceLocation
 
 SOPS_CONFIG_NAME = ".sops.yaml"
@@ -120,7 +121,7 @@ def _rules_from_text(config: Path, text: str) -> tuple[CreationRule, ...]:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise ConfigError([_yaml_problem(config, error)]) from None
+        raise ConfigError([_yaml_problem(config, text, error)]) from None
     return _parse_rules(config, data, node)
 
 
@@ -268,7 +269,9 @@ def _resolved_folder(folder: Path) -> Path:
     return folder.resolve()
 
 
-def _yaml_problem(config: Path, error: yaml.YAMLError) -> Problem:
-    mark = getattr(error, "problem_mark", None)
-    where = SourceLocation(config, mark.line + 1, mark.column + 1) if mark else None
-    return Problem(where, f"not valid YAML: {error}", str(config))
+def _yaml_problem(config: Path, text: str, error: yaml.YAMLError) -> Problem:
+    if isinstance(error, yaml.MarkedYAMLError):
+        return syntax_problem(error, text, config)
+    # A ReaderError (a control character): its str() spans lines, its reason does not.
+    reason = getattr(error, "reason", None) or type(error).__name__
+    return Problem(None, f"invalid YAML: {reason}; save it as plain UTF-8 text", str(config))

@@ -132,3 +132,11 @@ def test_tms_serve_on_an_unknown_host_is_one_error(tmp_path: Path) -> None:
     result = rtssync(tmp_path, "tms", "serve", "--host", "no-such-host.invalid", "--port", "0",
                      env=TMS_ENV, timeout=30)
     assert the_error(result).startswith("error: cannot listen on no-such-host.invalid:0: ")
+
+
+def test_bad_yaml_in_sops_yaml_is_one_located_line(repo: ConfigRepo) -> None:
+    (repo.root / ".sops.yaml").write_text("creation_rules:\n  - path_regex: x\n   age: [\n")
+    line = the_error(rtssync(repo.root, "plan", env=repo.sops_env()))
+    assert line.startswith("error: .sops.yaml:3:4: invalid YAML: ")
+    assert "check the indentation" in line
+    assert "\\n" not in line
