@@ -55,10 +55,11 @@ def command(
         plan = plan_from(read_inputs(settings, backend, usernames=True), only)
     finally:
         backend.close()
-    click.echo(renderer.render(plan, color=format_name == "text" and wants_color()), nl=False)
-    if out is not None:
+    if out is not None:  # saved first: a plan that cannot be saved is an error, not output
         target = resolve(obj.root, out)
         write_plan(plan, target)
+    click.echo(renderer.render(plan, color=format_name == "text" and wants_color()), nl=False)
+    if out is not None:
         click.echo(f"Saved the plan to {target}; apply it with `rtssync apply {target}`.",
                    err=True)
     if detailed_exitcode and plan.has_changes:

@@ -55,6 +55,7 @@ def test_plan_out_into_a_missing_folder_names_the_file(repo: ConfigRepo) -> None
     line = the_error(result)
     assert f"{repo.root / 'missing-dir' / 'plan.json'}: cannot write the plan" in line
     assert "No such file or directory" in line
+    assert result.stdout == ""  # no plan shown as if it had been saved
 
 
 def test_a_saved_plan_that_is_not_a_plan_names_the_file(repo: ConfigRepo) -> None:
