@@ -82,11 +82,6 @@ def template_text(name: str) -> str:
     return (templates() / name).read_text(encoding="utf-8")
 
 
-def workflow_text(name: str, version: str = __version__) -> str:
-    """A workflow as init writes it: installs this exact rtssync release."""
-    return template_text(f"workflows/{name}").replace(VERSION_PLACEHOLDER, version)
-
-
 def project_workflow_text(name: str) -> str:
     """The project's own copy of a workflow: the same file, installing the checkout instead.
 

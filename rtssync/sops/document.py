@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -334,7 +334,3 @@ def dump_yaml(document: Mapping[str, Any]) -> str:
         width=4096,
     )
 
-
-def stanza_groups(metadata: SopsMetadata) -> Sequence[Sequence[str]]:
-    """Recipients per key group, as written in the file."""
-    return [[s.recipient for s in group.age] for group in metadata.key_groups]

@@ -7,7 +7,6 @@ machine (or a fork's CI) that has none.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,11 +66,6 @@ class SopsMetadata:
     @property
     def other_key_types(self) -> tuple[str, ...]:
         return tuple(sorted({name for group in self.key_groups for name in group.other}))
-
-    @property
-    def needs_sops_binary(self) -> bool:
-        """True when some key group can only be opened by a key type rtssync lacks."""
-        return any(not group.age for group in self.key_groups)
 
 
 def parse_metadata(raw: object) -> SopsMetadata:
@@ -160,9 +154,3 @@ def format_lastmodified(moment: dt.datetime) -> str:
 def now_lastmodified() -> str:
     return format_lastmodified(dt.datetime.now(dt.UTC))
 
-
-_AGE_RECIPIENT = re.compile(r"^age1[0-9a-z]{58}\Z")
-
-
-def is_age_recipient(text: str) -> bool:
-    return bool(_AGE_RECIPIENT.match(text))
