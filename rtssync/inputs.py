@@ -20,6 +20,7 @@ from rtssync.plan import DecryptUsernames, Plan, build_plan
 from rtssync.planfile import current_commit
 from rtssync.sops import find_identities
 from rtssync.tms.base import TmsBackend
+from rtssync.tms.factory import open_backend
 
 T = TypeVar("T")
 
@@ -76,6 +77,16 @@ def read_inputs(settings: Settings, backend: TmsBackend, *, usernames: bool = Fa
     desired = load_desired_state(settings)
     known = sops_usernames(list(desired)) if usernames else None
     return PlanInputs(settings, desired, live.result(), current_commit(settings.root), known)
+
+
+def read_from_configured_tms(settings: Settings, *, usernames: bool = False) -> PlanInputs:
+    """:func:`read_inputs` from the TMS ``rtssync.yaml`` names, opened and closed here (for
+    commands that only read; apply keeps its backend open to write)."""
+    backend = open_backend(settings)
+    try:
+        return read_inputs(settings, backend, usernames=usernames)
+    finally:
+        backend.close()
 
 
 def _in_background(read: Callable[[], T]) -> Future[T]:

@@ -7,9 +7,8 @@ import click
 from rtssync.cli import CliContext
 from rtssync.config import load_settings
 from rtssync.importer import import_subsidiaries
-from rtssync.inputs import read_inputs
+from rtssync.inputs import read_from_configured_tms
 from rtssync.match import match_subsidiaries
-from rtssync.tms.factory import open_backend
 
 
 @click.command("import")
@@ -19,11 +18,7 @@ from rtssync.tms.factory import open_backend
 def command(obj: CliContext, only: tuple[str, ...]) -> None:
     """Write a file per TMS subsidiary that no file describes (username encrypted)."""
     settings = load_settings(obj.root, obj.config_file)
-    backend = open_backend(settings)
-    try:
-        inputs = read_inputs(settings, backend)
-    finally:
-        backend.close()
+    inputs = read_from_configured_tms(settings)
     existing = inputs.desired.subsidiaries
     matching = match_subsidiaries(existing, inputs.live)
     result = import_subsidiaries(

@@ -15,10 +15,9 @@ import click
 
 from rtssync.cli import CliContext
 from rtssync.config import load_settings
-from rtssync.inputs import plan_from, read_inputs
+from rtssync.inputs import plan_from, read_from_configured_tms
 from rtssync.planfile import write_plan
 from rtssync.render import get_renderer
-from rtssync.tms.factory import open_backend
 
 EXIT_CHANGES = 2
 
@@ -50,11 +49,7 @@ def command(
     """Show what apply would change in the TMS. Needs no decryption key."""
     renderer = get_renderer(format_name)
     settings = load_settings(obj.root, obj.config_file)
-    backend = open_backend(settings)
-    try:
-        plan = plan_from(read_inputs(settings, backend, usernames=True), only)
-    finally:
-        backend.close()
+    plan = plan_from(read_from_configured_tms(settings, usernames=True), only)
     if out is not None:  # saved first: a plan that cannot be saved is an error, not output
         target = resolve(obj.root, out)
         write_plan(plan, target)

@@ -8,9 +8,8 @@ import click
 
 from rtssync.cli import CliContext
 from rtssync.config import load_settings
-from rtssync.inputs import plan_from, read_inputs
+from rtssync.inputs import plan_from, read_from_configured_tms
 from rtssync.status import render_status_text, subsidiary_statuses
-from rtssync.tms.factory import open_backend
 
 
 @click.command("status")
@@ -20,11 +19,7 @@ from rtssync.tms.factory import open_backend
 def command(obj: CliContext, format_name: str) -> None:
     """What each subsidiary was last applied from (commit, time) and whether it drifted."""
     settings = load_settings(obj.root, obj.config_file)
-    backend = open_backend(settings)
-    try:
-        inputs = read_inputs(settings, backend)
-    finally:
-        backend.close()
+    inputs = read_from_configured_tms(settings)
     plan = plan_from(inputs, (), usernames=False)
     statuses = subsidiary_statuses(plan, inputs.desired.subsidiaries, inputs.live)
     if format_name == "json":
